@@ -1,0 +1,12 @@
+"""Exceptions raised by galmass for bad input.
+
+Every user-facing problem (a missing column, too few stars, NaN values, an unknown
+suite, an unreadable snapshot, ...) is reported as a :class:`GalmassError` whose message
+names the problem in one line, so that command-line tools can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class GalmassError(ValueError):
+    """A clear, one-line error about bad input or configuration."""
