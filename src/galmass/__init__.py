@@ -1,1 +1,19 @@
-"""galmass."""
+"""galmass: dispersion-supported galaxy mass profiles from line-of-sight stellar data.
+
+An open reproduction of Sarrato-Alós et al. (2025, A&A): projections -> KDE maps -> CNN
+-> masked autoregressive flow posterior of M(< f R_h), f = 0.6 ... 2.4.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("galmass")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+from .constants import G, RADII_F  # noqa: E402
+from .errors import GalmassError  # noqa: E402
+from .galaxy import Galaxy  # noqa: E402
+from . import suites  # noqa: E402
+
+__all__ = ["Galaxy", "GalmassError", "G", "RADII_F", "suites", "__version__"]

@@ -1,0 +1,173 @@
+"""HDF5 storage of galaxy suites: shards written atomically, builds that resume.
+
+Layout of a built suite ``<suites_dir>/<suite>/``:
+
+- ``manifest.json``: the build parameters (suite, seed, n_galaxies, shard_size,
+  n_max_stars, galmass version). A later build with other parameters refuses to touch it.
+- ``shard_00000.h5`` ...: each holds ``shard_size`` galaxies as concatenated arrays:
+  ``offsets`` (n+1,), ``star_pos`` (N, 3) [kpc], ``star_vel`` (N, 3) [km/s],
+  ``star_mass`` (N,) [Msun], and per galaxy ``name`` and ``meta`` (JSON, including the
+  exact mass profile under ``"mass_profile"``).
+
+A shard is first written to ``*.h5.partial`` and renamed when complete, so an interrupted
+build leaves only complete shards; rerunning builds the missing ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from . import __version__
+from .errors import GalmassError
+from .galaxy import Galaxy
+from .profiles import profile_from_dict
+
+__all__ = ["write_shard", "read_shard", "build_suite", "load_built_suite", "SuiteBuild"]
+
+_STR = h5py.string_dtype()
+
+
+def write_shard(path: str | Path, galaxies: list[Galaxy]) -> Path:
+    """Write ``galaxies`` to one HDF5 shard atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    counts = [g.n_stars for g in galaxies]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    with h5py.File(tmp, "w") as f:
+        f.attrs["galmass_version"] = __version__
+        f.attrs["n_galaxies"] = len(galaxies)
+        f.create_dataset("offsets", data=offsets)
+        for key, dtype in (("star_pos", np.float32), ("star_vel", np.float32), ("star_mass", np.float64)):
+            arr = (np.concatenate([getattr(g, key) for g in galaxies]) if galaxies
+                   else np.zeros((0, 3) if key != "star_mass" else (0,)))
+            f.create_dataset(key, data=arr.astype(dtype), compression="gzip", compression_opts=1,
+                             shuffle=True, chunks=True if len(arr) else None)
+        f.create_dataset("name", data=np.array([g.name for g in galaxies], dtype=object), dtype=_STR)
+        f.create_dataset("suite", data=np.array([g.suite for g in galaxies], dtype=object), dtype=_STR)
+        metas = [json.dumps({**g.meta, "mass_profile": g.mass_profile.to_dict()}) for g in galaxies]
+        f.create_dataset("meta", data=np.array(metas, dtype=object), dtype=_STR)
+    os.replace(tmp, path)
+    return path
+
+
+def read_shard(path: str | Path) -> list[Galaxy]:
+    """Read all galaxies of a shard written by :func:`write_shard`."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            off = f["offsets"][:]
+            pos, vel, mass = f["star_pos"][:], f["star_vel"][:], f["star_mass"][:]
+            names = [s.decode() if isinstance(s, bytes) else s for s in f["name"][:]]
+            suites = [s.decode() if isinstance(s, bytes) else s for s in f["suite"][:]]
+            metas = [json.loads(s) for s in f["meta"][:]]
+    except (OSError, KeyError) as exc:
+        raise GalmassError(f"cannot read galaxy shard {path}: {exc}") from None
+    out = []
+    for i, (name, suite, meta) in enumerate(zip(names, suites, metas)):
+        sl = slice(off[i], off[i + 1])
+        profile = profile_from_dict(meta.pop("mass_profile"))
+        out.append(Galaxy(name, suite, pos[sl].astype(float), vel[sl].astype(float), mass[sl],
+                          profile, meta))
+    return out
+
+
+def _shard_ok(path: Path, expected: int) -> bool:
+    try:
+        with h5py.File(path, "r") as f:
+            return int(f.attrs["n_galaxies"]) == expected
+    except (OSError, KeyError):
+        return False
+
+
+@dataclass(frozen=True)
+class _ShardTask:
+    suite: str
+    seed: int
+    start: int
+    stop: int
+    n_max_stars: int
+    path: str
+
+
+def _run_shard(task: _ShardTask) -> str:
+    from .suites import make_galaxy
+
+    gals = [make_galaxy(task.suite, i, task.seed, task.n_max_stars) for i in range(task.start, task.stop)]
+    write_shard(task.path, gals)
+    return task.path
+
+
+@dataclass(frozen=True)
+class SuiteBuild:
+    """Result of :func:`build_suite`: where the shards are and how many were (re)built."""
+
+    directory: Path
+    shards: tuple[Path, ...]
+    n_built: int
+
+
+def build_suite(suite: str, n_galaxies: int, seed: int, out_dir: str | Path, *,
+                shard_size: int = 50, n_max_stars: int = 10_000, client=None,
+                scheduler: str | None = None, n_workers: int | None = None,
+                progress: bool = True) -> SuiteBuild:
+    """Build mock ``suite`` into HDF5 shards under ``out_dir/<suite>``, on Dask.
+
+    Complete shards already present are kept (the build resumes); only missing ones are
+    generated. Galaxy ``i`` is identical however the work is split. A directory built
+    with different parameters is never overwritten: that raises :class:`GalmassError`.
+    """
+    from .suites import _spec
+    from .parallel import dask_client, map_with_progress
+
+    _spec(suite)
+    directory = Path(out_dir) / suite
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = {"suite": suite, "seed": int(seed), "n_galaxies": int(n_galaxies),
+                "shard_size": int(shard_size), "n_max_stars": int(n_max_stars),
+                "galmass_version": __version__}
+    mpath = directory / "manifest.json"
+    if mpath.exists():
+        old = json.loads(mpath.read_text())
+        if old != manifest:
+            raise GalmassError(
+                f"{directory} holds a suite built with other parameters ({old}); "
+                f"remove it or choose another data_dir"
+            )
+    else:
+        tmp = mpath.with_name("manifest.json.partial")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, mpath)
+    tasks = [_ShardTask(suite, seed, s, min(s + shard_size, n_galaxies), n_max_stars,
+                        str(directory / f"shard_{s // shard_size:05d}.h5"))
+             for s in range(0, n_galaxies, shard_size)]
+    todo = [t for t in tasks if not _shard_ok(Path(t.path), t.stop - t.start)]
+    if todo:
+        if client is not None:
+            map_with_progress(_run_shard, todo, client=client, desc=f"suite {suite}", progress=progress)
+        else:
+            with dask_client(scheduler, n_workers) as cl:
+                map_with_progress(_run_shard, todo, client=cl, desc=f"suite {suite}", progress=progress)
+    return SuiteBuild(directory, tuple(Path(t.path) for t in tasks), len(todo))
+
+
+def iter_built_suite(directory: str | Path) -> Iterator[Galaxy]:
+    """Iterate over the galaxies of a built suite directory, shard by shard."""
+    directory = Path(directory)
+    shards = sorted(directory.glob("shard_*.h5"))
+    if not shards:
+        raise GalmassError(f"no built suite in {directory} (run `galmass suites build` first)")
+    for shard in shards:
+        yield from read_shard(shard)
+
+
+def load_built_suite(directory: str | Path) -> list[Galaxy]:
+    """All galaxies of a built suite directory."""
+    return list(iter_built_suite(directory))

@@ -1,0 +1,89 @@
+"""Mock suites: determinism, selection, population ranges and suite differences."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from galmass.errors import GalmassError
+from galmass.suites import (MIN_STAR_PARTICLES, SUITES, TRAINING_SUITES, load_suite, make_galaxy,
+                            suite_summary)
+
+
+@pytest.fixture(scope="module")
+def populations():
+    return {s: load_suite(s, 40, seed=1, n_max_stars=300) for s in SUITES}
+
+
+def test_three_suites_with_one_held_out():
+    assert len(SUITES) >= 3
+    assert set(SUITES) - set(TRAINING_SUITES) == {"heldout"}
+
+
+def test_deterministic_for_a_seed():
+    a, b = make_galaxy("core", 5, seed=3, n_max_stars=500), make_galaxy("core", 5, seed=3, n_max_stars=500)
+    np.testing.assert_array_equal(a.star_vel, b.star_vel)
+    c = make_galaxy("core", 5, seed=4, n_max_stars=500)
+    assert not np.array_equal(a.star_pos, c.star_pos)
+    # galaxy i does not depend on how many galaxies are generated
+    assert load_suite("cusp", 3, seed=3, n_max_stars=200)[2].meta == make_galaxy("cusp", 2, 3, 200).meta
+
+
+def test_selection_and_meta(populations):
+    for gals in populations.values():
+        for g in gals:
+            assert 10**5.5 <= g.meta["stellar_mass"] <= 1e11
+            assert g.n_stars >= MIN_STAR_PARTICLES
+            assert g.meta["n_particles_nominal"] >= MIN_STAR_PARTICLES
+            assert g.stellar_mass == pytest.approx(g.meta["stellar_mass"])
+            assert {"m200", "c200", "r_half_3d", "beta0", "r_a", "halo", "stars"} <= set(g.meta)
+            # truth includes the stars: M(<r) exceeds the halo-only mass
+            assert g.enclosed_mass(1e3 * g.meta["r_half_3d"]) > g.meta["stellar_mass"]
+
+
+def test_population_ranges(populations):
+    allm = np.concatenate([suite_summary(g)["log_m_rh"] for g in populations.values()])
+    lm = np.concatenate([suite_summary(g)["log_mstar"] for g in populations.values()])
+    # the paper's range 1e7.5-1e11 of M(<R_h), reaching the classical dwarfs (~1e6.7)
+    assert allm.min() < 7.3 and allm.max() > 10.3
+    assert lm.min() < 6.3 and lm.max() > 10.5
+
+
+def test_suites_differ_in_physics(populations):
+    s = {k: suite_summary(v) for k, v in populations.items()}
+    # cusps everywhere in 'cusp'; a spread of slopes with cores in 'core'
+    assert np.all(s["cusp"]["dm_slope"] < -1.0)
+    assert np.max(s["core"]["dm_slope"]) > -0.5 and np.min(s["core"]["dm_slope"]) < -1.0
+    # different anisotropy: 'heldout' has the smallest anisotropy radii
+    assert np.median(s["heldout"]["r_a_over_rhalf"]) < np.median(s["core"]["r_a_over_rhalf"])
+    # different sizes at fixed stellar mass: cusp suite is the most compact
+    def size_at_mass(x):
+        return np.median(np.log10(x["r_half"]) - 0.25 * x["log_mstar"])
+    assert size_at_mass(s["cusp"]) < size_at_mass(s["core"])
+    # different stellar profile families
+    kinds = {k: {g.meta["stars"]["kind"] for g in v} for k, v in populations.items()}
+    assert kinds == {"cusp": {"dehnen"}, "core": {"plummer"}, "heldout": {"einasto"}}
+
+
+@pytest.mark.parametrize("call", [lambda: load_suite("nihao", 3), lambda: make_galaxy("core", -1),
+                                  lambda: load_suite("core", -2), lambda: make_galaxy("core", 0, n_max_stars=3)])
+def test_bad_input_is_one_clear_error(call):
+    with pytest.raises(GalmassError):
+        call()
+
+
+def test_summary_command_prints_suite_distributions():
+    out = subprocess.run([sys.executable, "-m", "galmass.cli", "suites", "summary", "--n", "15"],
+                         capture_output=True, text=True, check=True).stdout
+    for suite in SUITES:
+        assert f"suite {suite}" in out
+    for label in ("DM log-slope at 0.01 r200", "R_h [kpc]", "anisotropy", "star particles", "M(<R_h)"):
+        assert label in out
+
+
+def test_cli_unknown_suite_is_one_line():
+    res = subprocess.run([sys.executable, "-m", "galmass.cli", "suites", "summary", "--suite", "nope"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "unknown suite 'nope'" in res.stderr
