@@ -1,0 +1,114 @@
+"""CNN, flow and saved models: shapes, augmentation, save/load, clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from galmass.cnn import CNNConfig, MassCNN, Preprocessor, augment_position_maps, train_cnn
+from galmass.errors import GalmassError
+from galmass.flow import FlowConfig, sample_posterior, summarize_samples, train_flow
+from galmass.model import MassModel
+
+S = 16
+
+
+def _toy(n, rng):
+    """Maps whose width encodes the 'mass': a learnable toy problem."""
+    yy, xx = np.mgrid[-1:1:S * 1j, -1:1:S * 1j]
+    w = rng.uniform(0.2, 0.8, n)
+    m1 = np.exp(-(xx[None] ** 2 + yy[None] ** 2) / (2 * w[:, None, None] ** 2)).astype(np.float32)
+    m2 = np.exp(-(xx[None] ** 2) / (2 * w[:, None, None] ** 2) - yy[None] ** 2).astype(np.float32)
+    scalars = np.stack([w, 10 * w, 23 * w], 1) * rng.lognormal(0, 0.05, (n, 3))
+    labels = 8 + 2 * np.log10(w)[:, None] + np.linspace(0, 0.5, 10)[None] + rng.normal(0, 0.02, (n, 10))
+    return {"map1": m1, "map2": m2, "scalars": scalars, "labels": labels}
+
+
+def test_network_output_shapes():
+    net = MassCNN(S, CNNConfig(channels=(4, 8), hidden=16))
+    m = torch.rand(5, 1, S, S)
+    assert net(m, m, torch.rand(5, 3)).shape == (5, 10)
+    assert net.embed(m, m, torch.rand(5, 3)).shape == (5, 32)
+    with pytest.raises(GalmassError):
+        MassCNN(30)
+
+
+def test_augmentation_preserves_map_sums():
+    m = torch.rand(64, 1, S, S)
+    out = augment_position_maps(m, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(out.sum((1, 2, 3)), m.sum((1, 2, 3)))
+    assert not torch.equal(out, m)  # something was rotated or flipped
+    # each output is one of the 8 symmetries of its input
+    for a, b in zip(m[:8], out[:8]):
+        cands = [torch.rot90(x, k, (-2, -1)) for x in (a, torch.flip(a, (-1,))) for k in range(4)]
+        assert any(torch.equal(b, c) for c in cands)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    rng = np.random.default_rng(0)
+    tr, va = _toy(600, rng), _toy(200, rng)
+    cfg = CNNConfig(channels=(4, 8), hidden=32, max_epochs=25, early_stop_patience=8, batch_size=64)
+    cnn, pre, hist = train_cnn(tr, va, S, cfg, progress=False)
+    from galmass.cnn import predict_cnn
+    _, ftr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
+    _, fva = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
+    fcfg = FlowConfig(max_epochs=15, n_samples=200, lr=1e-3)
+    flow, fh = train_flow(tr["labels"], ftr, va["labels"], fva, fcfg, progress=False)
+    model = MassModel(cnn, pre, flow, S, cfg, fcfg, np.round(np.arange(0.6, 2.41, 0.2), 1), {"test": True})
+    return model, va, hist
+
+
+def test_cnn_learns_toy_problem(trained):
+    model, va, hist = trained
+    assert hist.val_loss[hist.best_epoch] < 0.2 * hist.val_loss[0]
+    pred, feats = model.features(va["map1"], va["map2"], va["scalars"])
+    assert pred.shape == (200, 10) and feats.shape == (200, 32)
+    assert np.sqrt(np.mean((pred - va["labels"]) ** 2)) < 0.15
+
+
+def test_flow_sample_shapes_and_summary(trained):
+    model, va, _ = trained
+    s = model.sample(va["map1"][:7], va["map2"][:7], va["scalars"][:7], n_samples=50)
+    assert s.shape == (50, 7, 10)
+    summ = summarize_samples(s)
+    assert set(summ) == {"p16", "p50", "p84"} and np.all(summ["p16"] <= summ["p84"])
+
+
+def test_saved_model_predicts_identically(trained, tmp_path):
+    model, va, _ = trained
+    model.save(tmp_path / "m")
+    back = MassModel.load(tmp_path / "m")
+    a = model.sample(va["map1"][:5], va["map2"][:5], va["scalars"][:5], n_samples=30, seed=3)
+    b = back.sample(va["map1"][:5], va["map2"][:5], va["scalars"][:5], n_samples=30, seed=3)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(GalmassError, match="trained on 16x16"):
+        MassModel.load(tmp_path / "m", map_size=64)
+    with pytest.raises(GalmassError, match="this model takes"):
+        back.predict(np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), np.ones((2, 3)))
+
+
+def test_model_from_another_version_is_refused(trained, tmp_path):
+    model, _, _ = trained
+    d = model.save(tmp_path / "m")
+    meta = json.loads((d / "model.json").read_text())
+    meta["format_version"] = 999
+    meta["galmass_version"] = "9.9"
+    (d / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(GalmassError, match="galmass 9.9"):
+        MassModel.load(d)
+    with pytest.raises(GalmassError, match="not a galmass model"):
+        MassModel.load(tmp_path / "nothing")
+
+
+def test_bad_training_input_is_clear():
+    rng = np.random.default_rng(1)
+    tr = _toy(10, rng)
+    with pytest.raises(GalmassError, match="lacks"):
+        train_cnn({"map1": tr["map1"]}, tr, S)
+    bad = dict(tr, scalars=-tr["scalars"])
+    with pytest.raises(GalmassError, match="positive"):
+        Preprocessor.fit(bad["map1"], bad["map2"], bad["scalars"], bad["labels"])
+    with pytest.raises(GalmassError, match="NaN"):
+        train_flow(np.full((4, 10), np.nan), np.zeros((4, 32)), np.zeros((4, 10)), np.zeros((4, 32)))
