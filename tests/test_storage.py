@@ -73,3 +73,13 @@ def test_config_profiles_load_and_reject_typos(tmp_path):
         load_config(bad)
     with pytest.raises(GalmassError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_stale_build_is_moved_aside_not_destroyed(tmp_path, client):
+    kw = dict(shard_size=4, n_max_stars=100, client=client, progress=False)
+    build_suite("cusp", 4, 1, tmp_path, **kw)
+    with pytest.raises(GalmassError, match="replace-stale"):
+        build_suite("cusp", 4, 2, tmp_path, **kw)
+    res = build_suite("cusp", 4, 2, tmp_path, replace_stale=True, **kw)
+    assert res.n_built == 1
+    assert (tmp_path / "cusp.stale-1" / "shard_00000.h5").exists()

@@ -28,7 +28,7 @@ def _cmd_suites_build(args: argparse.Namespace) -> int:
         for name in names:
             res = build_suite(name, cfg.suites.n_galaxies, cfg.seed, cfg.suites_dir,
                               shard_size=cfg.suites.shard_size, n_max_stars=cfg.suites.n_max_stars,
-                              client=client, progress=not args.quiet)
+                              client=client, progress=not args.quiet, replace_stale=args.replace_stale)
             print(f"suite {name}: {len(res.shards)} shards in {res.directory} ({res.n_built} built now)")
     return 0
 
@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--suite", action="append", help="only this suite (repeatable)")
     b.add_argument("--scheduler", help="address of an existing Dask scheduler")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.add_argument("--replace-stale", action="store_true",
+                   help="move aside (never delete) a suite built with other parameters or code, and rebuild")
     b.set_defaults(func=_cmd_suites_build)
     m = ss.add_parser("summary", help="print the distributions that make the suites differ")
     m.add_argument("--config", help="run profile: summarise its built suites (or generate --n)")

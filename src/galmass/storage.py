@@ -114,15 +114,38 @@ class SuiteBuild:
     n_built: int
 
 
+def code_hash(*modules: str) -> str:
+    """Short hash of the source of galmass modules (what generated a stored product)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in modules:
+        h.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+GENERATOR_MODULES = ("suites", "df", "profiles", "relations")
+
+
+def _move_aside(directory: Path) -> Path:
+    k = 1
+    while (dest := directory.with_name(f"{directory.name}.stale-{k}")).exists():
+        k += 1
+    os.replace(directory, dest)
+    return dest
+
+
 def build_suite(suite: str, n_galaxies: int, seed: int, out_dir: str | Path, *,
                 shard_size: int = 50, n_max_stars: int = 10_000, client=None,
                 scheduler: str | None = None, n_workers: int | None = None,
-                progress: bool = True) -> SuiteBuild:
+                progress: bool = True, replace_stale: bool = False) -> SuiteBuild:
     """Build mock ``suite`` into HDF5 shards under ``out_dir/<suite>``, on Dask.
 
     Complete shards already present are kept (the build resumes); only missing ones are
     generated. Galaxy ``i`` is identical however the work is split. A directory built
-    with different parameters is never overwritten: that raises :class:`GalmassError`.
+    with different parameters or by different generator code is never overwritten: that
+    raises :class:`GalmassError`, or with ``replace_stale=True`` the old directory is
+    moved aside to ``<suite>.stale-<k>`` and the suite is rebuilt.
     """
     from .suites import _spec
     from .parallel import dask_client, map_with_progress
@@ -132,16 +155,20 @@ def build_suite(suite: str, n_galaxies: int, seed: int, out_dir: str | Path, *,
     directory.mkdir(parents=True, exist_ok=True)
     manifest = {"suite": suite, "seed": int(seed), "n_galaxies": int(n_galaxies),
                 "shard_size": int(shard_size), "n_max_stars": int(n_max_stars),
-                "galmass_version": __version__}
+                "galmass_version": __version__, "code_hash": code_hash(*GENERATOR_MODULES)}
     mpath = directory / "manifest.json"
     if mpath.exists():
         old = json.loads(mpath.read_text())
         if old != manifest:
-            raise GalmassError(
-                f"{directory} holds a suite built with other parameters ({old}); "
-                f"remove it or choose another data_dir"
-            )
-    else:
+            if not replace_stale:
+                raise GalmassError(
+                    f"{directory} holds a suite built with other parameters or code ({old}); "
+                    f"remove it, choose another data_dir, or rebuild with --replace-stale"
+                )
+            moved = _move_aside(directory)
+            print(f"suite {suite}: stale build moved aside to {moved}")
+            directory.mkdir(parents=True)
+    if not mpath.exists():
         tmp = mpath.with_name("manifest.json.partial")
         tmp.write_text(json.dumps(manifest, indent=1))
         os.replace(tmp, mpath)

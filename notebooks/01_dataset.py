@@ -1,0 +1,123 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The dataset (Section 2)
+#
+# The paper builds its training set from NIHAO and AURIGA galaxies and tests on FIRE-2. Here
+# the three mock suites stand in for them (see the introduction): `cusp` for AURIGA, `core`
+# for NIHAO and `heldout` for FIRE-2. Every galaxy is projected along Fibonacci lines of
+# sight; each projection gives two KDE maps, three scalars (R_h, sigma_los, v_p98) and ten
+# labels log10 M(< f R_h). The training suites are balanced in 30 bins of log10 M(<R_h)
+# between 7.5 and 11 (Sect. 2.4), and galaxies (not projections) are split into training
+# and validation sets.
+
+# %% tags=["parameters"]
+config = "configs/smoke.yaml"
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from galmass import dataset as gds
+from galmass.config import load_config
+from galmass.maps import EXTENT_PHASE, EXTENT_POSITION
+from galmass.storage import iter_built_suite
+from galmass.suites import SUITE_SPECS
+
+cfg = load_config(config)
+display(Markdown(f"Run profile **{cfg.profile}** (`{config}`): {cfg.suites.n_galaxies} galaxies per suite, "
+                 f"{cfg.dataset.n_los} lines of sight, {cfg.dataset.map_size}x{cfg.dataset.map_size} maps."))
+all_proj = gds.load_arrays(cfg.dataset_dir, kept=False)
+kept = gds.load_arrays(cfg.dataset_dir)
+suites = list(cfg.suites.names)
+colors = {"cusp": "tab:orange", "core": "tab:blue", "heldout": "0.4"}
+label = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in suites}
+
+# %% [markdown]
+# ## Fig. 1: enclosed mass within R_h, before and after balancing
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 4))
+lo, hi = cfg.dataset.balance_range
+for s in suites:
+    sel = all_proj["suite"] == s
+    ls = "--" if not SUITE_SPECS[s].training else "-"
+    ax.hist(all_proj["log_mass_rh"][sel], bins=100, range=(6, 11.5), histtype="step", color=colors[s],
+            ls=ls, label=f"{label[s]}, all projections")
+train_kept = kept["suite"] != "heldout"
+ax.hist(kept["log_mass_rh"][train_kept], bins=cfg.dataset.balance_bins, range=(lo, hi), histtype="step",
+        color="k", ls="--", lw=1.5, label="balanced training suites (30 bins)")
+ax.set_xlabel(r"$\log_{10} M(<R_h)\ [M_\odot]$")
+ax.set_ylabel("projections")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## Fig. 2: stellar mass against projected half-number radius
+
+# %%
+mstar = {}
+for s in suites:
+    mstar[s] = {g.name: g.meta["stellar_mass"] for g in iter_built_suite(cfg.suites_dir / s)}
+fig, ax = plt.subplots(figsize=(6, 5))
+for s in suites:
+    sel = kept["suite"] == s
+    x = np.log10([mstar[s][g] for g in kept["galaxy_id"][sel]])
+    y = np.log10(kept["scalars"][sel, 0])
+    h, xe, ye = np.histogram2d(x, y, bins=25, range=[[5.5, 11], [-1.2, 1.3]])
+    if h.sum():
+        levels = np.quantile(h[h > 0], [0.3, 0.7, 0.95])
+        ax.contour(0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1]), h.T, levels=np.unique(levels),
+                   colors=colors[s])
+    ax.plot([], [], color=colors[s], label=label[s])
+ax.set_xlabel(r"$\log_{10} M_*\ [M_\odot]$")
+ax.set_ylabel(r"$\log_{10} R_h\ [\mathrm{kpc}]$")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## Example inputs
+# Input 1 is the PDF of (x/R_h, y/R_h); input 2 the PDF of (R/R_h, v_los/v_p98), mirrored
+# about R = 0 so that the kernel has no boundary bias at the centre.
+
+# %%
+ds = gds.ProjectionDataset(cfg.dataset_dir, split="validation")
+rng = np.random.default_rng(0)
+pick = rng.choice(len(ds), size=min(3, len(ds)), replace=False)
+fig, axes = plt.subplots(2, len(pick), figsize=(3.2 * len(pick), 6), squeeze=False)
+for j, i in enumerate(pick):
+    m1, m2, sc, lab = ds[i]
+    axes[0, j].imshow(m1[0].numpy(), origin="lower", extent=EXTENT_POSITION, cmap="magma")
+    axes[1, j].imshow(m2[0].numpy(), origin="lower", extent=EXTENT_PHASE, aspect="auto", cmap="magma")
+    axes[0, j].set_title(f"{ds.table['galaxy_id'][i]} los {ds.table['los'][i]}\n"
+                         f"R_h={sc[0]:.2f} kpc, $\\sigma$={sc[1]:.1f} km/s", fontsize=8)
+    axes[0, j].set_xlabel("x / R_h"); axes[0, j].set_ylabel("y / R_h")
+    axes[1, j].set_xlabel("R / R_h"); axes[1, j].set_ylabel("v / v_p98")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Counts per suite and split
+
+# %%
+rows = []
+for s in suites:
+    for split in ("train", "validation", "test"):
+        sel = (kept["suite"] == s) & (kept["split"] == split)
+        if sel.any():
+            rows.append(f"| {s} | {split} | {len(np.unique(kept['galaxy_id'][sel]))} | {sel.sum()} |")
+    n_all = (all_proj["suite"] == s).sum()
+    rows.append(f"| {s} | before balancing | {len(np.unique(all_proj['galaxy_id'][all_proj['suite'] == s]))} | {n_all} |")
+display(Markdown("| suite | split | galaxies | projections |\n|---|---|---|---|\n" + "\n".join(rows)))
