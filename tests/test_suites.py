@@ -63,7 +63,7 @@ def test_suites_differ_in_physics(populations):
     assert size_at_mass(s["cusp"]) < size_at_mass(s["core"])
     # different stellar profile families
     kinds = {k: {g.meta["stars"]["kind"] for g in v} for k, v in populations.items()}
-    assert kinds == {"cusp": {"dehnen"}, "core": {"plummer"}, "heldout": {"einasto"}}
+    assert kinds == {"cusp": {"sersic"}, "core": {"plummer"}, "heldout": {"einasto"}}
 
 
 @pytest.mark.parametrize("call", [lambda: load_suite("nihao", 3), lambda: make_galaxy("core", -1),

@@ -75,6 +75,15 @@ def _cmd_suites_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dataset_build(args: argparse.Namespace) -> int:
+    from .dataset import cli_build
+
+    res = cli_build(args.config, scheduler=args.scheduler, progress=not args.quiet)
+    print(f"dataset: {len(res.shards)} shards in {res.directory} ({res.n_built} built now, "
+          f"{len(res.skipped)} galaxies skipped); index {res.index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="galmass", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -96,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--n", type=int, default=200, help="galaxies per suite when generating [200]")
     m.add_argument("--seed", type=int, default=0, help="seed when generating without a config")
     m.set_defaults(func=_cmd_suites_summary)
+    d = sub.add_parser("dataset", help="projection dataset (KDE maps, scalars, labels)")
+    ds = d.add_subparsers(dest="action", required=True)
+    db = ds.add_parser("build", help="project the built suites and write the dataset shards and index")
+    db.add_argument("--config", required=True, help="run profile, e.g. configs/default.yaml")
+    db.add_argument("--scheduler", help="address of an existing Dask scheduler")
+    db.add_argument("--quiet", action="store_true", help="no progress bars")
+    db.set_defaults(func=_cmd_dataset_build)
     return p
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from .errors import GalmassError
 
-__all__ = ["SuitesConfig", "Config", "load_config"]
+__all__ = ["SuitesConfig", "DatasetConfig", "Config", "load_config"]
 
 
 @dataclass
@@ -42,6 +42,48 @@ class SuitesConfig:
 
 
 @dataclass
+class DatasetConfig:
+    """Projection dataset (Sect. 2.4 and 4.1 of the paper); see :mod:`galmass.dataset`.
+
+    Attributes
+    ----------
+    n_los : int
+        Lines of sight per galaxy (Fibonacci directions; the paper uses 64).
+    map_size : int
+        Side of the square KDE maps (the paper uses 256).
+    n_min_sample, n_max_sample : int
+        Bounds of the stars sub-sampled per projection (:func:`galmass.projection.subsample_size`).
+    min_stars : int
+        Galaxies with fewer star particles are skipped.
+    kde_bandwidth : str
+        ``"paper"``: Scott's factor counts the stars within 0.5 R_h (Appendix A);
+        ``"scott"``: it counts all stars of the projection.
+    balance : bool
+        Equalise the training suites per bin of log10 M(<R_h) (Sect. 2.4).
+    balance_bins : int
+        Number of bins of log10 M(<R_h) [Msun].
+    balance_range : (float, float)
+        Range of log10 M(<R_h) [Msun] kept (all suites) and balanced (training suites).
+    validation_fraction : float
+        Fraction of the training galaxies (not projections) held out for validation.
+    shard_size : int
+        Galaxies per dataset HDF5 shard (the unit of work and of resumption).
+    """
+
+    n_los: int = 16
+    map_size: int = 64
+    n_min_sample: int = 200
+    n_max_sample: int = 10_000
+    min_stars: int = 50
+    kde_bandwidth: str = "paper"
+    balance: bool = True
+    balance_bins: int = 30
+    balance_range: tuple[float, float] = (7.5, 11.0)
+    validation_fraction: float = 0.2
+    shard_size: int = 50
+
+
+@dataclass
 class Config:
     """A run profile."""
 
@@ -51,6 +93,7 @@ class Config:
     scheduler: str | None = None  # Dask scheduler address; None: a local cluster
     n_workers: int | None = None  # local-cluster workers; None: one per CPU core
     suites: SuitesConfig = field(default_factory=SuitesConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
     # sections of later pipeline stages are kept verbatim until their code reads them
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -59,6 +102,11 @@ class Config:
         """Where built suites live: ``<data_dir>/suites``."""
         return Path(self.data_dir) / "suites"
 
+    @property
+    def dataset_dir(self) -> Path:
+        """Where the projection dataset lives: ``<data_dir>/dataset``."""
+        return Path(self.data_dir) / "dataset"
+
 
 def _build(cls, data: dict[str, Any], where: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -66,6 +114,32 @@ def _build(cls, data: dict[str, Any], where: str):
     if unknown:
         raise GalmassError(f"config {where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(fields)}")
     return cls(**data)
+
+
+def _check_dataset(d: DatasetConfig, path: Path) -> None:
+    def ok_int(v, lo):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+    problems = [k for k, lo in (("n_los", 1), ("map_size", 2), ("n_min_sample", 1), ("n_max_sample", 1),
+                                ("min_stars", 2), ("balance_bins", 1), ("shard_size", 1))
+                if not ok_int(getattr(d, k), lo)]
+    if problems:
+        raise GalmassError(f"config {path}: dataset.{', dataset.'.join(problems)} must be integers "
+                           "(n_los, n_min/max_sample, balance_bins, shard_size >= 1, map_size, min_stars >= 2)")
+    if d.n_min_sample > d.n_max_sample:
+        raise GalmassError(f"config {path}: dataset.n_min_sample must not exceed dataset.n_max_sample")
+    if d.kde_bandwidth not in ("paper", "scott"):
+        raise GalmassError(f"config {path}: dataset.kde_bandwidth must be 'paper' or 'scott', got {d.kde_bandwidth!r}")
+    try:
+        lo, hi = (float(v) for v in d.balance_range)
+    except (TypeError, ValueError):
+        raise GalmassError(f"config {path}: dataset.balance_range must be two numbers") from None
+    if not lo < hi:
+        raise GalmassError(f"config {path}: dataset.balance_range must be (low, high) with low < high")
+    d.balance_range = (lo, hi)
+    if not isinstance(d.balance, bool):
+        raise GalmassError(f"config {path}: dataset.balance must be true or false")
+    if not 0.0 <= float(d.validation_fraction) < 1.0:
+        raise GalmassError(f"config {path}: dataset.validation_fraction must be in [0, 1)")
 
 
 def load_config(path: str | Path) -> Config:
@@ -79,13 +153,16 @@ def load_config(path: str | Path) -> Config:
         raise GalmassError(f"config {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise GalmassError(f"config {path} must be a mapping")
-    known = {f.name for f in dataclasses.fields(Config)} - {"suites", "extra"}
+    sections = {"suites", "dataset", "extra"}
+    known = {f.name for f in dataclasses.fields(Config)} - sections
     top = {k: v for k, v in raw.items() if k in known}
     suites = _build(SuitesConfig, raw.get("suites", {}) or {}, f"{path}: suites")
-    extra = {k: v for k, v in raw.items() if k not in known and k != "suites"}
-    cfg = Config(suites=suites, extra=extra, **top)
+    dataset = _build(DatasetConfig, raw.get("dataset", {}) or {}, f"{path}: dataset")
+    extra = {k: v for k, v in raw.items() if k not in known and k not in sections}
+    cfg = Config(suites=suites, dataset=dataset, extra=extra, **top)
     if cfg.suites.n_galaxies < 1 or cfg.suites.shard_size < 1 or cfg.suites.n_max_stars < 50:
         raise GalmassError(f"config {path}: suites.n_galaxies and shard_size must be >= 1, n_max_stars >= 50")
+    _check_dataset(cfg.dataset, path)
     from .suites import SUITES
     bad = [s for s in cfg.suites.names if s not in SUITES]
     if bad:

@@ -25,6 +25,7 @@ __all__ = [
     "Plummer",
     "Dehnen",
     "Einasto",
+    "Sersic",
     "Composite",
     "ParticleMass",
     "profile_from_dict",
@@ -295,6 +296,51 @@ class Einasto(Tracer):
 
     def radius_quantile(self, u):
         return self.h * special.gammaincinv(3 * self.n, np.asarray(u, dtype=float)) ** self.n
+
+
+@dataclass
+class Sersic(Tracer):
+    """Deprojected Sérsic sphere in the Prugniel & Simien (1997, A&A 321, 111) approximation.
+
+    ``rho(r) = rho0 (r/r_e)^-p exp(-b (r/r_e)^(1/n))`` with Sérsic index ``n``, projected
+    effective radius ``r_e`` [kpc], ``b = 2n - 1/3 + 0.009876/n`` and the inner cusp
+    ``p = 1 - 0.6097/n + 0.05463/n^2`` (Lima Neto et al. 1999);
+    ``M(<r) = mass * P((3-p) n, b (r/r_e)^(1/n))``. Exponential outskirts (finite
+    second moments) with a Hernquist-like inner cusp.
+    """
+
+    kind: ClassVar[str] = "sersic"
+    mass: float
+    r_e: float
+    n: float
+
+    def __post_init__(self) -> None:
+        _check_positive("Sersic", mass=self.mass, r_e=self.r_e, n=self.n)
+        if not (0.6 <= self.n <= 10):
+            raise GalmassError(f"Sersic: index n must be in [0.6, 10], got {self.n}")
+
+    @property
+    def b(self) -> float:
+        return 2 * self.n - 1 / 3 + 0.009876 / self.n
+
+    @property
+    def p(self) -> float:
+        """Inner logarithmic density slope (cusp) of the deprojection."""
+        return 1 - 0.6097 / self.n + 0.05463 / self.n**2
+
+    def density(self, r):
+        x = np.asarray(r, dtype=float) / self.r_e
+        k = (3 - self.p) * self.n
+        rho0 = self.mass * self.b**k / (4 * np.pi * self.r_e**3 * self.n * special.gamma(k))
+        return rho0 * x ** (-self.p) * np.exp(-self.b * x ** (1 / self.n))
+
+    def enclosed_mass(self, r):
+        x = np.asarray(r, dtype=float) / self.r_e
+        return self.mass * special.gammainc((3 - self.p) * self.n, self.b * x ** (1 / self.n))
+
+    def radius_quantile(self, u):
+        g = special.gammaincinv((3 - self.p) * self.n, np.asarray(u, dtype=float))
+        return self.r_e * (g / self.b) ** self.n
 
 
 # --------------------------------------------------------------------------- containers

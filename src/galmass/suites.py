@@ -5,7 +5,7 @@ here, so galmass embeds three *mock suites* whose physics differ the way the pap
 suites do (see :data:`SUITE_SPECS`):
 
 ``cusp`` (AURIGA-like)
-    NFW halos; cuspy Dehnen (Hernquist-like) stellar profiles; radially biased
+    NFW halos; cuspy Sérsic (Prugniel-Simien; Hernquist-like centre) stellar profiles; radially biased
     Cuddeford/Osipkov-Merritt anisotropy; compact; star particles of 6e3 Msun.
 ``core`` (NIHAO-like)
     Di Cintio et al. (2014) halos whose inner slope depends on log10(M*/Mhalo) (cores near
@@ -35,7 +35,7 @@ import numpy as np
 from .df import CuddefordDF, UnphysicalDF
 from .errors import GalmassError
 from .galaxy import Galaxy
-from .profiles import NFW, Composite, CoreNFW, Dehnen, Einasto, Plummer, Tracer, Zhao
+from .profiles import NFW, Composite, CoreNFW, Einasto, Plummer, Sersic, Tracer, Zhao
 from . import relations
 
 __all__ = ["SUITES", "TRAINING_SUITES", "HELDOUT_SUITES", "SuiteSpec", "SUITE_SPECS",
@@ -60,7 +60,7 @@ class SuiteSpec:
     halo : str
         ``"nfw"``, ``"dc14"`` or ``"corenfw"``.
     stars : str
-        ``"dehnen"``, ``"plummer"`` or ``"einasto"``.
+        ``"sersic"``, ``"plummer"`` or ``"einasto"``.
     log_m200_range : (float, float)
         Range of log10 M200c [Msun], drawn uniformly.
     shmr_scatter : float
@@ -98,8 +98,8 @@ class SuiteSpec:
 SUITE_SPECS: dict[str, SuiteSpec] = {
     "cusp": SuiteSpec(
         name="cusp", analogue="AURIGA",
-        description="NFW cusps, Dehnen stars, radially biased outskirts, compact",
-        halo="nfw", stars="dehnen", log_m200_range=(9.2, 12.9), shmr_scatter=0.2,
+        description="NFW cusps, cuspy Sersic stars, radially biased outskirts, compact",
+        halo="nfw", stars="sersic", log_m200_range=(9.2, 12.9), shmr_scatter=0.2,
         concentration_scatter=0.11, size_norm=0.012, size_scatter=0.15,
         beta0_range=(-0.3, 0.25), ra_over_rhalf=(2.0, 0.25),
         particle_mass=lambda m200: 6.0e3,
@@ -158,9 +158,10 @@ def _stars(spec: SuiteSpec, mstar: float, r_half: float, rng: np.random.Generato
     if spec.stars == "plummer":
         # r_1/2 = a / sqrt(2^(2/3) - 1)
         return Plummer(mstar, r_half * np.sqrt(2 ** (2 / 3) - 1))
-    if spec.stars == "dehnen":
-        gamma = rng.uniform(0.3, 1.3)
-        return Dehnen(mstar, r_half * (2 ** (1 / (3 - gamma)) - 1), gamma)
+    if spec.stars == "sersic":
+        n = rng.uniform(0.8, 3.0)
+        unit = Sersic(1.0, 1.0, n)
+        return Sersic(mstar, r_half / float(unit.radius_quantile(np.array(0.5))), n)
     if spec.stars == "einasto":
         n = rng.uniform(0.6, 2.0)
         from scipy.special import gammaincinv
@@ -173,8 +174,8 @@ def _draw_df(spec, stars, total, r_half, rng, max_tries: int = 12):
     beta0 = rng.uniform(*spec.beta0_range)
     med, sc = spec.ra_over_rhalf
     r_a = med * r_half * 10 ** rng.normal(0.0, sc)
-    if spec.stars == "dehnen":  # central cusp-anisotropy theorem: beta0 <= gamma/2
-        beta0 = min(beta0, stars.gamma / 2 - 0.05)
+    if spec.stars == "sersic":  # central cusp-anisotropy theorem: beta0 <= p/2
+        beta0 = min(beta0, stars.p / 2 - 0.05)
     for attempt in range(max_tries):
         try:
             return CuddefordDF(stars, total, beta0=beta0, r_a=r_a, n_grid=500), attempt
