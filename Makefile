@@ -44,7 +44,7 @@ suites: $(SUITES_DONE)
 # ---- data: projection dataset (KDE maps, scalars, labels; balanced, split by galaxy)
 DATASET_DONE := $(DATA)/dataset/index.h5
 $(DATASET_DONE): $(SUITES_DONE) src/galmass/dataset.py src/galmass/maps.py src/galmass/projection.py
-	$(GALMASS) dataset build --config $(CONFIG)
+	$(GALMASS) dataset build --config $(CONFIG) --replace-stale
 
 data: $(DATASET_DONE)
 

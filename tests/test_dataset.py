@@ -74,6 +74,13 @@ def test_labels_are_true_enclosed_masses(built):
         np.testing.assert_array_equal(again["scalars"], arr["scalars"][rows])
         assert np.all(arr["scalars"][rows] > 0)
         np.testing.assert_array_equal(arr["los"][rows], np.arange(4))
+        # literature estimators stored with the truth at their own radii
+        from galmass.estimators import ESTIMATORS
+        f_est = np.array([e.radius_factor for e in ESTIMATORS.values()])
+        truth = np.log10(g.enclosed_mass(f_est[None, :] * r_half[:, None]))
+        np.testing.assert_allclose(arr["est_log_truth"][rows], truth, atol=1e-12)
+        ratio = 10 ** (arr["est_log_mass"][rows] - arr["est_log_truth"][rows])
+        assert np.all((ratio > 0.2) & (ratio < 5))
 
 
 def test_no_galaxy_in_two_splits(built):

@@ -78,7 +78,8 @@ def _cmd_suites_summary(args: argparse.Namespace) -> int:
 def _cmd_dataset_build(args: argparse.Namespace) -> int:
     from .dataset import cli_build
 
-    res = cli_build(args.config, scheduler=args.scheduler, progress=not args.quiet)
+    res = cli_build(args.config, scheduler=args.scheduler, progress=not args.quiet,
+                    replace_stale=args.replace_stale)
     print(f"dataset: {len(res.shards)} shards in {res.directory} ({res.n_built} built now, "
           f"{len(res.skipped)} galaxies skipped); index {res.index}")
     return 0
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--config", required=True, help="run profile, e.g. configs/default.yaml")
     db.add_argument("--scheduler", help="address of an existing Dask scheduler")
     db.add_argument("--quiet", action="store_true", help="no progress bars")
+    db.add_argument("--replace-stale", action="store_true",
+                    help="move aside (never delete) a dataset built with other parameters or code, and rebuild")
     db.set_defaults(func=_cmd_dataset_build)
     return p
 

@@ -76,6 +76,7 @@ from .config import DatasetConfig
 from .constants import RADII_F
 from .errors import GalmassError
 from .galaxy import Galaxy
+from .storage import _move_aside, code_hash
 
 __all__ = [
     "SCALAR_NAMES",
@@ -112,6 +113,16 @@ _MAP_COMPRESSION: dict[str, Any] = {}
 
 
 # --------------------------------------------------------------------------- one galaxy
+def _est_names() -> list[str]:
+    from .estimators import ESTIMATORS
+
+    return list(ESTIMATORS)
+
+
+def _n_est() -> int:
+    return len(_est_names())
+
+
 def projection_rng(seed: int, suite: str, index: int) -> np.random.Generator:
     """Random generator of the projections of galaxy ``index`` of ``suite``."""
     return np.random.default_rng([int(seed), zlib.crc32(suite.encode()), int(index), PROJECTION_STREAM])
@@ -160,6 +171,7 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
         The galaxy cannot be projected: fewer than ``min_stars`` stars, NaN/infinite
         values, zero velocity dispersion, a degenerate map, ... (one line).
     """
+    from .estimators import ESTIMATORS, apply_all
     from .maps import phase_maps, position_maps
     from .projection import project_all, subsample_size
 
@@ -193,6 +205,14 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
         "direction": np.array([p.direction for p in projs], dtype=np.float64),
         "n_sample": np.array([p.n_stars for p in projs], dtype=np.int32),
     }
+    # the literature estimators (Sect. 3) on the same sub-sample, and the truth at their radii
+    est_m, est_t = [], []
+    for p in projs:
+        res = apply_all(p.R, p.v_los, p.r_half)
+        est_m.append([np.log10(res[k][1]) for k in ESTIMATORS])
+        est_t.append([np.log10(float(galaxy.enclosed_mass(res[k][0]))) for k in ESTIMATORS])
+    out["est_log_mass"] = np.array(est_m, dtype=np.float64)
+    out["est_log_truth"] = np.array(est_t, dtype=np.float64)
     for key in ("map1", "map2", "scalars", "labels"):
         if not np.all(np.isfinite(out[key])):
             raise GalmassError(f"galaxy {galaxy.name!r}: {key} of its projections is not finite")
@@ -200,7 +220,10 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
 
 
 # --------------------------------------------------------------------------- shards
-_ROW_KEYS = ("map1", "map2", "scalars", "labels", "los", "direction", "n_sample")
+_ROW_KEYS = ("map1", "map2", "scalars", "labels", "los", "direction", "n_sample",
+             "est_log_mass", "est_log_truth")
+#: Columns copied into ``index.h5`` (no maps).
+_INDEX_ARRAYS = ("scalars", "labels", "est_log_mass", "est_log_truth")
 
 
 def _one_line(text: str) -> str:
@@ -280,9 +303,11 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
             gidx += [index] * len(res["los"])
     S = int(params["map_size"])
     empty = {"map1": (0, S, S), "map2": (0, S, S), "scalars": (0, 3), "labels": (0, len(RADII_F)),
-             "los": (0,), "direction": (0, 3), "n_sample": (0,)}
+             "los": (0,), "direction": (0, 3), "n_sample": (0,),
+             "est_log_mass": (0, _n_est()), "est_log_truth": (0, _n_est())}
     dtypes = {"map1": np.float32, "map2": np.float32, "scalars": np.float64, "labels": np.float64,
-              "los": np.int32, "direction": np.float64, "n_sample": np.int32}
+              "los": np.int32, "direction": np.float64, "n_sample": np.int32,
+              "est_log_mass": np.float64, "est_log_truth": np.float64}
     arrays = {k: (np.concatenate(v) if v else np.zeros(empty[k])).astype(dtypes[k]) for k, v in rows.items()}
     path = Path(task.path)
     tmp = path.with_name(path.name + ".partial")
@@ -290,8 +315,9 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
     with h5py.File(tmp, "w") as f:
         for k in ("map1", "map2"):
             f.create_dataset(k, data=arrays[k], chunks=(1, S, S) if n else None, **_MAP_COMPRESSION)
-        for k in ("scalars", "labels", "los", "direction", "n_sample"):
+        for k in ("scalars", "labels", "los", "direction", "n_sample", "est_log_mass", "est_log_truth"):
             f.create_dataset(k, data=arrays[k])
+        f.create_dataset("estimator_names", data=np.array(_est_names(), dtype=object), dtype=_STR)
         f.create_dataset("galaxy_id", data=np.array(gid, dtype=object), dtype=_STR)
         f.create_dataset("galaxy_index", data=np.array(gidx, dtype=np.int64))
         f.create_dataset("suite", data=np.array([task.suite] * n, dtype=object), dtype=_STR)
@@ -384,7 +410,7 @@ def _as_params(params: DatasetConfig | Mapping[str, Any] | None) -> DatasetConfi
 def build_dataset(params: DatasetConfig | Mapping[str, Any] | None, suites: Sequence[str],
                   suites_dir: str | Path, out_dir: str | Path, *, seed: int = 0, client=None,
                   scheduler: str | None = None, n_workers: int | None = None,
-                  progress: bool = True) -> DatasetBuild:
+                  progress: bool = True, replace_stale: bool = False) -> DatasetBuild:
     """Project every galaxy of the built ``suites`` into dataset shards under ``out_dir``, on Dask.
 
     Parameters
@@ -442,14 +468,19 @@ def build_dataset(params: DatasetConfig | Mapping[str, Any] | None, suites: Sequ
         n_total = sum(c for _, c in sources)
         manifest = {"suite": suite, **build_params, "n_galaxies": n_total,
                     "suite_manifest": suite_manifest, "format_version": FORMAT_VERSION,
-                    "galmass_version": __version__}
+                    "galmass_version": __version__,
+                    "code_hash": code_hash("dataset", "projection", "maps", "estimators")}
         mpath = directory / "manifest.json"
         if mpath.exists():
             old = json.loads(mpath.read_text())
             if old != manifest:
-                raise GalmassError(f"{directory} holds a dataset built with other parameters ({old}); "
-                                   f"remove it or choose another data_dir")
-        else:
+                if not replace_stale:
+                    raise GalmassError(f"{directory} holds a dataset built with other parameters or code "
+                                       f"({old}); remove it, choose another data_dir, or use --replace-stale")
+                moved = _move_aside(directory)
+                log.warning("dataset %s: stale build moved aside to %s", suite, moved)
+                directory.mkdir(parents=True)
+        if not mpath.exists():
             tmp = mpath.with_name("manifest.json.partial")
             tmp.write_text(json.dumps(manifest, indent=1))
             os.replace(tmp, mpath)
@@ -618,7 +649,7 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
         training_suites = [s for s in suites if s in SUITE_SPECS and SUITE_SPECS[s].training]
     training = sorted(set(training_suites) & set(suites))
     cols: dict[str, list] = {k: [] for k in ("shard", "row", "suite", "galaxy_id", "galaxy_index",
-                                             "los", "scalars", "labels")}
+                                             "los") + _INDEX_ARRAYS}
     skipped: dict[str, list] = {"suite": [], "name": [], "reason": []}
     for suite in suites:
         mpath = d / suite / "manifest.json"
@@ -638,8 +669,8 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
                 cols["galaxy_id"].append(_strings(f["galaxy_id"]))
                 cols["galaxy_index"].append(f["galaxy_index"][:])
                 cols["los"].append(f["los"][:])
-                cols["scalars"].append(f["scalars"][:])
-                cols["labels"].append(f["labels"][:])
+                for key in _INDEX_ARRAYS:
+                    cols[key].append(f[key][:])
                 skipped["name"] += list(_strings(f["skipped_name"]))
                 skipped["reason"] += list(_strings(f["skipped_reason"]))
                 skipped["suite"] += [suite] * len(f["skipped_name"])
@@ -659,8 +690,9 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
     with h5py.File(tmp, "w") as f:
         for k in ("shard", "suite", "galaxy_id"):
             f.create_dataset(k, data=t[k], dtype=_STR)
-        for k in ("row", "galaxy_index", "los", "scalars", "labels"):
+        for k in ("row", "galaxy_index", "los") + _INDEX_ARRAYS:
             f.create_dataset(k, data=t[k])
+        f.create_dataset("estimator_names", data=np.array(_est_names(), dtype=object), dtype=_STR)
         f.create_dataset("log_mass_rh", data=log_m)
         f.create_dataset("in_range", data=in_range)
         f.create_dataset("kept", data=kept)
@@ -714,7 +746,8 @@ def load_arrays(dataset_dir: str | Path, suites: str | Sequence[str] | None = No
     with h5py.File(path, "r") as f:
         t = {k: (_strings(f[k]).astype(str) if k in _INDEX_STR else f[k][:])
              for k in ("shard", "row", "suite", "galaxy_id", "galaxy_index", "los", "scalars",
-                       "labels", "log_mass_rh", "in_range", "kept", "split")}
+                       "labels", "est_log_mass", "est_log_truth", "log_mass_rh", "in_range",
+                       "kept", "split")}
     mask = np.ones(len(t["row"]), dtype=bool)
     if kept:
         mask &= t["kept"]
@@ -823,7 +856,8 @@ def __getattr__(name: str):
 
 
 # --------------------------------------------------------------------------- command line
-def cli_build(config_path: str | Path, *, scheduler: str | None = None, progress: bool = True) -> DatasetBuild:
+def cli_build(config_path: str | Path, *, scheduler: str | None = None, progress: bool = True,
+              replace_stale: bool = False) -> DatasetBuild:
     """Build the projection dataset and its index for a run profile (``make data``).
 
     The profile's suites must have been built (``galmass suites build``); otherwise a
@@ -844,7 +878,7 @@ def cli_build(config_path: str | Path, *, scheduler: str | None = None, progress
         _suite_sources(cfg.suites_dir, s)
     with dask_client(scheduler or cfg.scheduler, cfg.n_workers) as client:
         res = build_dataset(p, suites, cfg.suites_dir, cfg.dataset_dir, seed=cfg.seed,
-                            client=client, progress=progress)
+                            client=client, progress=progress, replace_stale=replace_stale)
     index = build_index(cfg.dataset_dir, suites, seed=cfg.seed, balance_projections=p.balance,
                         bins=p.balance_bins, range=tuple(p.balance_range),
                         validation_fraction=p.validation_fraction)
