@@ -16,7 +16,7 @@ SRC := $(wildcard src/galmass/*.py)
 SUITE_NAMES := cusp core heldout
 SUITES_DONE := $(DATA)/suites/.done
 
-.PHONY: setup test data suites models notebooks book reproduce bench clean help
+.PHONY: setup test data suites models results notebooks book reproduce bench clean help
 
 help:
 	@sed -n '1,6p' Makefile
@@ -48,8 +48,19 @@ $(DATASET_DONE): $(SUITES_DONE) src/galmass/dataset.py src/galmass/maps.py src/g
 
 data: $(DATASET_DONE)
 
-models: data
-	@echo "models: the CNN and flow training is wired in with issue #4"
+# ---- models: CNN + flow per model of the profile (resumable), then predictions and metrics
+MODELS_DONE := models/$(PROFILE)/.done
+METRICS := results/$(PROFILE)/metrics.json
+$(MODELS_DONE): $(DATASET_DONE) src/galmass/cnn.py src/galmass/flow.py src/galmass/model.py src/galmass/training.py
+	$(GALMASS) train --config $(CONFIG)
+	touch $@
+
+$(METRICS): $(MODELS_DONE) src/galmass/metrics.py src/galmass/evaluate.py
+	$(GALMASS) evaluate --config $(CONFIG)
+
+models: $(MODELS_DONE)
+
+results: $(METRICS)
 
 # ---- notebooks: jupytext text -> ipynb -> executed by papermill (atomically) -> book sources
 BUILD := build/$(PROFILE)
@@ -57,7 +68,7 @@ BOOK_SRC := $(BUILD)/book_src
 NB_NAMES := $(basename $(notdir $(wildcard notebooks/*.py)))
 EXECUTED := $(patsubst %,$(BOOK_SRC)/book/executed/%.ipynb,$(NB_NAMES))
 
-$(BOOK_SRC)/book/executed/%.ipynb: notebooks/%.py $(DATASET_DONE) $(SRC)
+$(BOOK_SRC)/book/executed/%.ipynb: notebooks/%.py $(METRICS) $(SRC)
 	@mkdir -p $(BUILD)/nb $(dir $@)
 	$(VENV)/bin/jupytext --quiet --to ipynb $< -o $(BUILD)/nb/$*.ipynb
 	$(VENV)/bin/papermill --log-level WARNING --cwd . $(BUILD)/nb/$*.ipynb $@.partial.ipynb -p config $(CONFIG)

@@ -85,6 +85,24 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training import train_all
+
+    models = train_all(args.config, progress=not args.quiet)
+    for name, m in models.items():
+        sec = m.info.get("seconds", {})
+        print(f"model {name}: suites {m.info['spec']['suites']}, {m.info.get('n_train')} training projections, "
+              f"CNN {sec.get('cnn', 0):.0f} s, flow {sec.get('flow', 0):.0f} s")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .training import evaluate_all
+
+    print(f"metrics: {evaluate_all(args.config, progress=not args.quiet)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="galmass", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--replace-stale", action="store_true",
                     help="move aside (never delete) a dataset built with other parameters or code, and rebuild")
     db.set_defaults(func=_cmd_dataset_build)
+    t = sub.add_parser("train", help="train the CNN + flow models of a run profile (resumable)")
+    t.add_argument("--config", required=True, help="run profile, e.g. configs/default.yaml")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(func=_cmd_train)
+    e = sub.add_parser("evaluate", help="posterior predictions of the trained models and metrics.json")
+    e.add_argument("--config", required=True, help="run profile, e.g. configs/default.yaml")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.set_defaults(func=_cmd_evaluate)
     return p
 
 

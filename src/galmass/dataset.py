@@ -84,6 +84,7 @@ __all__ = [
     "PROJECTION_STREAM",
     "projection_rng",
     "project_galaxy",
+    "load_inputs",
     "build_dataset",
     "DatasetBuild",
     "balance",
@@ -885,3 +886,33 @@ def cli_build(config_path: str | Path, *, scheduler: str | None = None, progress
     log.info("dataset %s: %d shards built now, %d galaxies skipped, index %s",
              cfg.dataset_dir, res.n_built, len(res.skipped), index)
     return DatasetBuild(res.directory, res.shards, res.n_built, res.skipped, index)
+
+
+def load_inputs(dataset_dir: str | Path, suites: str | Sequence[str] | None = None,
+                split: str | Sequence[str] | None = None, kept: bool = True,
+                max_n: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Everything the network needs for a selection, in memory: :func:`load_arrays` plus maps.
+
+    ``max_n`` keeps a random (seeded) subset of at most that many projections, in index
+    order. Returns the :func:`load_arrays` dict with ``map1`` and ``map2`` (n, S, S) float32.
+    """
+    t = load_arrays(dataset_dir, suites=suites, split=split, kept=kept)
+    n = len(t["row"])
+    if n == 0:
+        raise GalmassError(f"no projections in {dataset_dir} for suites={suites} split={split}")
+    if max_n is not None and n > max_n:
+        keep = np.sort(np.random.default_rng(seed).choice(n, size=max_n, replace=False))
+        t = {k: v[keep] for k, v in t.items()}
+        n = max_n
+    d = Path(dataset_dir)
+    maps: dict[str, np.ndarray] = {}
+    for shard in np.unique(t["shard"]):
+        sel = np.flatnonzero(t["shard"] == shard)
+        rows = t["row"][sel]
+        order = np.argsort(rows)
+        with h5py.File(d / shard, "r") as f:
+            for key in ("map1", "map2"):
+                if key not in maps:
+                    maps[key] = np.empty((n,) + f[key].shape[1:], dtype=np.float32)
+                maps[key][sel[order]] = f[key][rows[order]]
+    return {**t, **maps}

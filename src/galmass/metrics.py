@@ -1,0 +1,106 @@
+"""``results/<profile>/metrics.json``: every number the book quotes, computed by the run.
+
+Keys (issue #4 and #5):
+
+- ``estimators.<name>.{radius_f, median_ratio, scatter, per_suite}``: literature
+  estimators on the joint validation set (all training suites);
+- ``cnn_maf.<train|validation>.{f, median_ratio, scatter}`` (lists over the radii) for the
+  joint model, and ``cnn_maf.validation.at_estimator_radii.<name>.{median_ratio, scatter}``
+  (posterior median interpolated in log f to each estimator's radius);
+- ``models.<model>.<eval_set>.{n, mse, median_ratio, scatter}`` for every model and set;
+- ``table1.<model>.<eval_set>`` (MSE of log10 M over all radii) and
+  ``table1.baseline.<eval_set>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .constants import RADII_F
+from .estimators import ESTIMATORS
+from .evaluate import baseline_mse, interp_log_profile, mse, ratio_stats
+
+__all__ = ["write_metrics", "load_metrics", "joint_model_name"]
+
+
+def _lst(x) -> list[float]:
+    return [float(v) for v in np.atleast_1d(x)]
+
+
+def joint_model_name(st) -> str:
+    """The model trained on the most suites (the paper's NIHAO+AURIGA model)."""
+    return max(st.models, key=lambda k: len(st.models[k]))
+
+
+def estimator_metrics(table: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Median ratio and scatter of each literature estimator on a set of projections."""
+    out = {}
+    for j, (name, est) in enumerate(ESTIMATORS.items()):
+        st = ratio_stats(table["est_log_mass"][:, j], table["est_log_truth"][:, j])
+        per_suite = {}
+        for s in np.unique(table["suite"]):
+            sel = table["suite"] == s
+            ps = ratio_stats(table["est_log_mass"][sel, j], table["est_log_truth"][sel, j])
+            per_suite[str(s)] = {"median_ratio": float(ps["median_ratio"]), "scatter": float(ps["scatter"])}
+        out[name] = {"radius_f": float(est.radius_factor), "median_ratio": float(st["median_ratio"]),
+                     "scatter": float(st["scatter"]), "per_suite": per_suite, "n": int(len(table["suite"]))}
+    return out
+
+
+def write_metrics(cfg, st) -> Path:
+    """Compute and write ``<results_dir>/metrics.json`` (atomically); returns its path."""
+    from .dataset import load_arrays
+    from .training import eval_sets, read_predictions
+
+    joint = joint_model_name(st)
+    val = load_arrays(cfg.dataset_dir, suites=st.models[joint], split="validation")
+    metrics: dict[str, Any] = {"profile": cfg.profile, "radii_f": _lst(RADII_F), "joint_model": joint,
+                               "estimators": estimator_metrics(val), "models": {}, "table1": {"baseline": {}}}
+    pred_dir = st.results_dir / "predictions"
+    for name, suites in st.models.items():
+        metrics["models"][name] = {}
+        metrics["table1"][name] = {}
+        for set_name in eval_sets(cfg, st, suites):
+            path = pred_dir / name / f"{set_name}.h5"
+            if not path.exists():
+                continue
+            p = read_predictions(path)
+            rs = ratio_stats(p["p50"], p["labels"])
+            m = mse(p["p50"], p["labels"])
+            metrics["models"][name][set_name] = {
+                "n": int(len(p["labels"])), "mse": m, "mse_cnn": mse(p["cnn_pred"], p["labels"]),
+                "f": _lst(RADII_F), "median_ratio": _lst(rs["median_ratio"]), "scatter": _lst(rs["scatter"])}
+            metrics["table1"][name][set_name] = m
+            metrics["table1"]["baseline"][set_name] = baseline_mse(p["labels"])
+    jm = metrics["models"].get(joint, {})
+    cm: dict[str, Any] = {}
+    for split in ("train", "validation"):
+        if split in jm:
+            cm[split] = {k: jm[split][k] for k in ("f", "median_ratio", "scatter", "n")}
+    vpath = pred_dir / joint / "validation.h5"
+    if vpath.exists() and "validation" in cm:
+        p = read_predictions(vpath)
+        at = {}
+        for j, (name, est) in enumerate(ESTIMATORS.items()):
+            pred = interp_log_profile(RADII_F, p["p50"], est.radius_factor)
+            rs = ratio_stats(pred, p["est_log_truth"][:, j])
+            at[name] = {"radius_f": float(est.radius_factor), "median_ratio": float(rs["median_ratio"]),
+                        "scatter": float(rs["scatter"])}
+        cm["validation"]["at_estimator_radii"] = at
+    metrics["cnn_maf"] = cm
+    path = st.results_dir / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("metrics.json.partial")
+    tmp.write_text(json.dumps(metrics, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def load_metrics(path: str | Path) -> dict[str, Any]:
+    """Read a metrics.json."""
+    return json.loads(Path(path).read_text())

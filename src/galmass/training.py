@@ -1,0 +1,205 @@
+"""Training and evaluation runs of a profile: CNN -> features -> flow -> predictions -> metrics.
+
+``galmass train --config ...`` trains every model of the profile's ``models`` section (a
+name and its training suites; the paper's are NIHAO-only, AURIGA-only and both), saving each
+to ``models/<profile>/<name>/`` (resumable: a finished model is not retrained, an
+interrupted one resumes from its checkpoint). ``galmass evaluate`` samples the posteriors
+of every model on the evaluation sets and writes ``results/<profile>/predictions/`` and
+``results/<profile>/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .config import Config, load_config
+from .constants import RADII_F
+from .errors import GalmassError
+
+__all__ = ["RunSettings", "run_settings", "train_model", "train_all", "evaluate_all", "eval_sets"]
+
+_STR = h5py.string_dtype()
+
+
+@dataclass
+class RunSettings:
+    """The training sections of a profile (``cnn``, ``flow``, ``models``, ``evaluation``)."""
+
+    cnn: Any
+    flow: Any
+    models: dict[str, list[str]]
+    max_eval: int = 2000
+    max_train_eval: int = 2000
+    max_samples_stored: int = 500
+    models_dir: Path = Path("models")
+    results_dir: Path = Path("results")
+
+
+def _sub(cls, data: dict, where: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    bad = set(data) - names
+    if bad:
+        raise GalmassError(f"config section {where}: unknown key(s) {sorted(bad)}; allowed: {sorted(names)}")
+    if "channels" in data:
+        data = {**data, "channels": tuple(data["channels"])}
+    return cls(**data)
+
+
+def run_settings(cfg: Config) -> RunSettings:
+    """Parse the training sections of a profile (validated; unknown keys are errors)."""
+    from .cnn import CNNConfig
+    from .flow import FlowConfig
+
+    ex = cfg.extra
+    models = ex.get("models") or {"joint": ["cusp", "core"]}
+    for name, suites in models.items():
+        bad = [s for s in suites if s not in cfg.suites.names]
+        if bad or not suites:
+            raise GalmassError(f"model {name!r}: training suites {suites} must be among the profile's suites {cfg.suites.names}")
+    ev = dict(ex.get("evaluation") or {})
+    allowed = {"max_eval", "max_train_eval", "max_samples_stored"}
+    if set(ev) - allowed:
+        raise GalmassError(f"config section evaluation: unknown key(s) {sorted(set(ev) - allowed)}")
+    cnn = _sub(CNNConfig, dict(ex.get("cnn") or {}), "cnn")
+    cnn = dataclasses.replace(cnn, seed=cnn.seed or cfg.seed)
+    flow = _sub(FlowConfig, dict(ex.get("flow") or {}), "flow")
+    flow = dataclasses.replace(flow, seed=flow.seed or cfg.seed)
+    return RunSettings(cnn=cnn, flow=flow, models={k: list(v) for k, v in models.items()},
+                       models_dir=Path("models") / cfg.profile, results_dir=Path("results") / cfg.profile, **ev)
+
+
+def _inputs(d: dict) -> dict[str, np.ndarray]:
+    return {k: d[k] for k in ("map1", "map2", "scalars", "labels")}
+
+
+def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings | None = None,
+                progress: bool = True):
+    """Train (or load, if finished) model ``name`` on the training split of ``suites``."""
+    from .cnn import predict_cnn, train_cnn
+    from .dataset import load_inputs
+    from .flow import train_flow
+    from .model import MassModel
+
+    st = settings or run_settings(cfg)
+    out = st.models_dir / name
+    spec = {"suites": suites, "cnn": asdict(st.cnn), "flow": asdict(st.flow),
+            "map_size": cfg.dataset.map_size, "dataset": str(cfg.dataset_dir)}
+    if (out / "model.json").exists():
+        model = MassModel.load(out)
+        if model.info.get("spec") == json.loads(json.dumps(spec)):
+            return model
+        raise GalmassError(f"{out} holds a model trained with other settings; remove it to retrain")
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    tr = load_inputs(cfg.dataset_dir, suites=suites, split="train")
+    va = load_inputs(cfg.dataset_dir, suites=suites, split="validation")
+    t_load = time.perf_counter() - t0
+    cnn, pre, hist = train_cnn(_inputs(tr), _inputs(va), cfg.dataset.map_size, st.cnn, workdir=work, progress=progress)
+    t_cnn = time.perf_counter() - t0 - t_load
+    _, f_tr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
+    _, f_va = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
+    flow, fh = train_flow(tr["labels"], f_tr, va["labels"], f_va, st.flow, workdir=work, progress=progress)
+    t_flow = time.perf_counter() - t0 - t_load - t_cnn
+    info = {"profile": cfg.profile, "name": name, "spec": spec, "n_train": int(len(tr["row"])),
+            "n_validation": int(len(va["row"])),
+            "cnn_history": {k: v for k, v in asdict(hist).items()},
+            "cnn_samples_per_second": hist.samples_per_second,
+            "flow_history": asdict(fh),
+            "seconds": {"load": t_load, "cnn": t_cnn, "flow": t_flow}}
+    model = MassModel(cnn, pre, flow, cfg.dataset.map_size, st.cnn, st.flow, RADII_F.copy(), info)
+    model.save(out)
+    return model
+
+
+def train_all(config: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Train every model of a profile (``galmass train``)."""
+    cfg = load_config(config)
+    st = run_settings(cfg)
+    return {name: train_model(cfg, name, suites, st, progress) for name, suites in st.models.items()}
+
+
+def eval_sets(cfg: Config, st: RunSettings, model_suites: list[str]) -> dict[str, dict[str, Any]]:
+    """Evaluation sets of a model: its own train split, every training suite's validation
+    split, the joint validation split of its suites, and each held-out suite's test set."""
+    from .suites import SUITE_SPECS
+
+    train_suites = [s for s in cfg.suites.names if SUITE_SPECS[s].training]
+    held = [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
+    sets = {"train": {"suites": model_suites, "split": "train", "max_n": st.max_train_eval},
+            "validation": {"suites": model_suites, "split": "validation", "max_n": st.max_eval}}
+    for s in train_suites:
+        sets[f"train_{s}"] = {"suites": [s], "split": "train", "max_n": st.max_train_eval}
+        sets[f"validation_{s}"] = {"suites": [s], "split": "validation", "max_n": st.max_eval}
+    for s in held:
+        sets[f"test_{s}"] = {"suites": [s], "split": "test", "max_n": st.max_eval}
+    return sets
+
+
+def _write_predictions(path: Path, data: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    with h5py.File(tmp, "w") as f:
+        for k, v in data.items():
+            if v.dtype.kind in "OU":
+                f.create_dataset(k, data=v.astype(object), dtype=_STR)
+            else:
+                f.create_dataset(k, data=v, compression="gzip" if v.size > 1e5 else None)
+    os.replace(tmp, path)
+
+
+def read_predictions(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a predictions file written by :func:`evaluate_all`."""
+    with h5py.File(path, "r") as f:
+        return {k: (f[k][:].astype(str) if f[k].dtype.kind == "O" else f[k][:]) for k in f}
+
+
+def predict_set(model, cfg: Config, suites, split, max_n, seed: int, n_samples: int,
+                max_samples_stored: int = 500) -> dict[str, np.ndarray]:
+    """Posterior summaries of a model on one evaluation set, with the full posterior samples
+    of the first ``max_samples_stored`` projections (for calibration tests)."""
+    from .dataset import load_inputs
+    from .flow import summarize_samples
+
+    d = load_inputs(cfg.dataset_dir, suites=suites, split=split, max_n=max_n, seed=seed)
+    cnn_pred, _ = model.features(d["map1"], d["map2"], d["scalars"])
+    samples = model.sample(d["map1"], d["map2"], d["scalars"], n_samples=n_samples, seed=seed)
+    summ = summarize_samples(samples)
+    keep = {k: d[k] for k in ("suite", "galaxy_id", "los", "scalars", "labels", "est_log_mass", "est_log_truth")}
+    return {**keep, "cnn_pred": cnn_pred, **summ,
+            "samples": samples[:, :max_samples_stored].astype(np.float32)}
+
+
+def evaluate_all(config: str | Path, progress: bool = True) -> Path:
+    """Predictions of every model on its evaluation sets, then ``metrics.json``."""
+    from tqdm.auto import tqdm
+
+    from .metrics import write_metrics
+    from .model import MassModel
+
+    cfg = load_config(config)
+    st = run_settings(cfg)
+    for name, suites in st.models.items():
+        model = MassModel.load(st.models_dir / name)
+        sets = eval_sets(cfg, st, suites)
+        for set_name, spec in tqdm(sets.items(), desc=f"evaluate {name}", disable=not progress):
+            path = st.results_dir / "predictions" / name / f"{set_name}.h5"
+            if path.exists():
+                continue
+            try:
+                data = predict_set(model, cfg, spec["suites"], spec["split"], spec["max_n"],
+                                   cfg.seed, st.flow.n_samples, st.max_samples_stored)
+            except GalmassError as exc:  # e.g. no projections in this set for a small profile
+                print(f"evaluate {name}/{set_name}: skipped ({exc})")
+                continue
+            _write_predictions(path, data)
+    return write_metrics(cfg, st)
