@@ -55,7 +55,8 @@ def trained():
     _, ftr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
     _, fva = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
     fcfg = FlowConfig(max_epochs=15, n_samples=200, lr=1e-3)
-    flow, fh = train_flow(tr["labels"], ftr, va["labels"], fva, fcfg, progress=False)
+    flow, fh = train_flow(tr["labels"] - pre.offset(tr["scalars"]), ftr,
+                          va["labels"] - pre.offset(va["scalars"]), fva, fcfg, progress=False)
     model = MassModel(cnn, pre, flow, S, cfg, fcfg, np.round(np.arange(0.6, 2.41, 0.2), 1), {"test": True})
     return model, va, hist
 
@@ -112,3 +113,20 @@ def test_bad_training_input_is_clear():
         Preprocessor.fit(bad["map1"], bad["map2"], bad["scalars"], bad["labels"])
     with pytest.raises(GalmassError, match="NaN"):
         train_flow(np.full((4, 10), np.nan), np.zeros((4, 32)), np.zeros((4, 10)), np.zeros((4, 32)))
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_preprocessor_round_trip(residual):
+    rng = np.random.default_rng(2)
+    d = _toy(50, rng)
+    pre = Preprocessor.fit(d["map1"], d["map2"], d["scalars"], d["labels"], residual_target=residual)
+    z = pre.labels(d["labels"], d["scalars"])
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(pre.inverse_labels(z, d["scalars"]), d["labels"], atol=1e-5)
+
+
+def test_mass_scale_is_dimensional_estimate():
+    from galmass.cnn import mass_scale
+    from galmass.constants import G
+    # R_h = 0.3 kpc, sigma = 10 km/s: R sigma^2 / G = 6.98e6 Msun
+    assert 10 ** mass_scale(np.array([[0.3, 10.0, 23.0]]))[0] == pytest.approx(0.3 * 100 / G)

@@ -30,7 +30,7 @@ from torch import nn
 
 from .errors import GalmassError
 
-__all__ = ["CNNConfig", "Preprocessor", "MassCNN", "augment_position_maps", "train_cnn",
+__all__ = ["CNNConfig", "Preprocessor", "mass_scale", "MassCNN", "augment_position_maps", "train_cnn",
            "predict_cnn", "default_device", "TrainHistory"]
 
 
@@ -54,6 +54,7 @@ class CNNConfig:
     lr_factor: float = 0.5
     early_stop_patience: int = 25
     max_epochs: int = 200
+    residual_target: bool = True
     seed: int = 0
     num_threads: int | None = None
 
@@ -65,7 +66,10 @@ class Preprocessor:
 
     Maps are divided by ``map_scale`` (their mean value over the training set, one per
     input); scalars are log10-scaled and standardised; labels (log10 M) are standardised
-    per radius.
+    per radius. With ``residual_target`` the network's target is log10 M relative to the
+    dimensional mass scale of the projection, ``log10(R_h sigma_los^2 / G)`` (see
+    :func:`mass_scale`): a fixed, exact function of input 3, so the MSE on log10 M is
+    unchanged while the network only has to learn the structure-dependent factor.
     """
 
     map_scale: list[float]
@@ -73,17 +77,26 @@ class Preprocessor:
     scalar_std: list[float]
     label_mean: list[float]
     label_std: list[float]
+    residual_target: bool = True
 
     @classmethod
-    def fit(cls, map1: np.ndarray, map2: np.ndarray, scalars: np.ndarray, labels: np.ndarray) -> "Preprocessor":
+    def fit(cls, map1: np.ndarray, map2: np.ndarray, scalars: np.ndarray, labels: np.ndarray,
+            residual_target: bool = True) -> "Preprocessor":
         if np.any(~np.isfinite(scalars)) or np.any(scalars <= 0):
             raise GalmassError("scalars (R_h, sigma_los, v_p98) must be finite and positive")
         ls = np.log10(scalars)
+        target = labels - mass_scale(scalars)[:, None] if residual_target else labels
         return cls(
             map_scale=[float(np.mean(map1)), float(np.mean(map2))],
             scalar_mean=ls.mean(0).tolist(), scalar_std=(ls.std(0) + 1e-12).tolist(),
-            label_mean=labels.mean(0).tolist(), label_std=(labels.std(0) + 1e-12).tolist(),
+            label_mean=target.mean(0).tolist(), label_std=(target.std(0) + 1e-12).tolist(),
+            residual_target=residual_target,
         )
+
+    def offset(self, scalars: np.ndarray) -> np.ndarray:
+        """Per-projection shift between the target and log10 M: (N, 1)."""
+        s = np.asarray(scalars, dtype=float)
+        return mass_scale(s)[:, None] if self.residual_target else np.zeros((len(s), 1))
 
     def maps(self, map1: np.ndarray, map2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (np.asarray(map1, np.float32) / np.float32(self.map_scale[0]),
@@ -95,11 +108,22 @@ class Preprocessor:
             raise GalmassError("scalars (R_h, sigma_los, v_p98) must be finite and positive")
         return ((np.log10(s) - self.scalar_mean) / np.asarray(self.scalar_std)).astype(np.float32)
 
-    def labels(self, labels: np.ndarray) -> np.ndarray:
-        return ((np.asarray(labels) - self.label_mean) / np.asarray(self.label_std)).astype(np.float32)
+    def labels(self, labels: np.ndarray, scalars: np.ndarray) -> np.ndarray:
+        """Standardised network targets from log10 M [Msun] (N, 10) and the scalars (N, 3)."""
+        t = np.asarray(labels) - self.offset(scalars)
+        return ((t - self.label_mean) / np.asarray(self.label_std)).astype(np.float32)
 
-    def inverse_labels(self, z: np.ndarray) -> np.ndarray:
-        return np.asarray(z) * np.asarray(self.label_std) + np.asarray(self.label_mean)
+    def inverse_labels(self, z: np.ndarray, scalars: np.ndarray) -> np.ndarray:
+        """log10 M [Msun] from standardised network outputs."""
+        return np.asarray(z) * np.asarray(self.label_std) + np.asarray(self.label_mean) + self.offset(scalars)
+
+
+def mass_scale(scalars: np.ndarray) -> np.ndarray:
+    """log10(R_h sigma_los^2 / G) [Msun] of projections with scalars (R_h kpc, sigma km/s, ...)."""
+    from .constants import G
+
+    s = np.asarray(scalars, dtype=float)
+    return np.log10(s[:, 0] * s[:, 1] ** 2 / G)
 
 
 # --------------------------------------------------------------------------- network
@@ -188,7 +212,7 @@ def _tensors(pre: Preprocessor, map1, map2, scalars, labels=None):
     out = [torch.from_numpy(m1[:, None]), torch.from_numpy(m2[:, None]),
            torch.from_numpy(pre.scalars(scalars))]
     if labels is not None:
-        out.append(torch.from_numpy(pre.labels(labels)))
+        out.append(torch.from_numpy(pre.labels(labels, scalars)))
     return out
 
 
@@ -233,7 +257,8 @@ def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size
     torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    pre = Preprocessor.fit(train["map1"], train["map2"], train["scalars"], train["labels"])
+    pre = Preprocessor.fit(train["map1"], train["map2"], train["scalars"], train["labels"],
+                           residual_target=cfg.residual_target)
     tr = _tensors(pre, train["map1"], train["map2"], train["scalars"], train["labels"])
     va = _tensors(pre, val["map1"], val["map2"], val["scalars"], val["labels"])
     model = MassCNN(map_size, cfg, n_outputs=tr[3].shape[1]).to(device)
@@ -313,4 +338,4 @@ def predict_cnn(model: MassCNN, pre: Preprocessor, map1, map2, scalars, batch: i
             feats.append(f.cpu().numpy())
             preds.append(model.head(f).cpu().numpy())
     z = np.concatenate(preds) if preds else np.zeros((0, len(pre.label_mean)))
-    return pre.inverse_labels(z), (np.concatenate(feats) if feats else np.zeros((0, model.head.in_features)))
+    return pre.inverse_labels(z, scalars), (np.concatenate(feats) if feats else np.zeros((0, model.head.in_features)))

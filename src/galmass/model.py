@@ -66,9 +66,14 @@ class MassModel:
         return predict_cnn(self.cnn, self.preprocessor, map1, map2, scalars)
 
     def sample(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0) -> np.ndarray:
-        """Posterior samples of log10 M [Msun], shape (n_samples, N, 10)."""
+        """Posterior samples of log10 M [Msun], shape (n_samples, N, 10).
+
+        The flow models the network's target (log10 M, or log10 M relative to the mass scale
+        R_h sigma^2 / G); the per-projection shift is added back to every sample.
+        """
         _, feats = self.features(map1, map2, scalars)
-        return sample_posterior(self.flow, feats, n_samples or self.flow_config.n_samples, seed=seed)
+        s = sample_posterior(self.flow, feats, n_samples or self.flow_config.n_samples, seed=seed)
+        return s + self.preprocessor.offset(scalars)[None, :, :]
 
     def predict(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
         """Posterior median and 16/84 percentiles of log10 M: keys p16, p50, p84 (N, 10)."""

@@ -108,7 +108,10 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     t_cnn = time.perf_counter() - t0 - t_load
     _, f_tr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
     _, f_va = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
-    flow, fh = train_flow(tr["labels"], f_tr, va["labels"], f_va, st.flow, workdir=work, progress=progress)
+    # the flow models the network's target: log10 M minus the per-projection offset
+    flow, fh = train_flow(tr["labels"] - pre.offset(tr["scalars"]), f_tr,
+                          va["labels"] - pre.offset(va["scalars"]), f_va, st.flow, workdir=work,
+                          progress=progress)
     t_flow = time.perf_counter() - t0 - t_load - t_cnn
     info = {"profile": cfg.profile, "name": name, "spec": spec, "n_train": int(len(tr["row"])),
             "n_validation": int(len(va["row"])),
