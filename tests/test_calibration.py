@@ -1,0 +1,78 @@
+"""TARP and marginal coverage on toy posteriors with known calibration."""
+
+import numpy as np
+import pytest
+import torch
+
+from galmass.calibration import (marginal_coverage, posterior_uncertainty, tarp_coverage,
+                                 tarp_credibility)
+from galmass.errors import GalmassError
+
+
+def _toy(width_factor, n_cases=600, n_samples=400, dim=3, seed=0):
+    """Truth ~ N(mu, 1); the posterior is N(mu, width_factor^2): calibrated when factor = 1."""
+    rng = np.random.default_rng(seed)
+    mu = rng.uniform(-3, 3, (n_cases, dim))
+    theta = mu + rng.normal(size=(n_cases, dim))
+    samples = mu[None] + width_factor * rng.normal(size=(n_samples, n_cases, dim))
+    return samples, theta
+
+
+def _upper_area(res):
+    sel = res.alpha > 0.5
+    return float(np.mean(res.ecp[sel] - res.alpha[sel]))
+
+
+def test_calibrated_gaussian_on_diagonal_within_band():
+    s, t = _toy(1.0)
+    res = tarp_coverage(s, t, n_bootstrap=100, seed=1)
+    inside = (res.alpha >= res.ecp_lo - 0.01) & (res.alpha <= res.ecp_hi + 0.01)
+    assert inside.mean() > 0.95
+    assert res.max_deviation < 0.06
+
+
+def test_overconfident_below_underconfident_above():
+    over = tarp_coverage(*_toy(0.5), n_bootstrap=20)
+    under = tarp_coverage(*_toy(2.0), n_bootstrap=20)
+    assert _upper_area(over) < -0.05 and over.max_deviation > 0.1
+    assert _upper_area(under) > 0.05 and under.max_deviation > 0.1
+
+
+def test_inputs_are_not_modified():
+    s, t = _toy(1.0, n_cases=50, n_samples=40)
+    s0, t0 = s.copy(), t.copy()
+    refs = np.random.default_rng(3).uniform(t.min(0), t.max(0), t.shape)
+    r0 = refs.copy()
+    tarp_coverage(s, t, references=refs, n_bootstrap=5)
+    marginal_coverage(s, t)
+    np.testing.assert_array_equal(s, s0)
+    np.testing.assert_array_equal(t, t0)
+    np.testing.assert_array_equal(refs, r0)
+
+
+def test_agrees_with_sbi_run_tarp_on_same_samples():
+    from sbi.diagnostics.tarp import _run_tarp
+
+    s, t = _toy(0.8, n_cases=300, n_samples=199)  # f = k/199: no ties with the bin edges
+    refs = np.random.default_rng(5).uniform(t.min(0), t.max(0), t.shape)
+    ecp_sbi, alpha_sbi = _run_tarp(torch.tensor(s), torch.tensor(t), torch.tensor(refs), num_bins=30,
+                                   z_score_theta=True)
+    ours = tarp_coverage(s, t, references=refs, n_bootstrap=0, alpha=alpha_sbi.numpy())
+    np.testing.assert_allclose(ours.ecp[1:-1], ecp_sbi.numpy()[1:-1], atol=1e-6)
+
+
+def test_marginal_coverage_and_uncertainty():
+    s, t = _toy(1.0, n_cases=2000, n_samples=300, dim=2)
+    a, ecp = marginal_coverage(s, t)
+    assert ecp.shape == (len(a), 2)
+    np.testing.assert_allclose(ecp, np.repeat(a[:, None], 2, axis=1), atol=0.05)
+    _, ecp_over = marginal_coverage(*_toy(0.5, n_cases=500, n_samples=300, dim=2))
+    assert ecp_over[np.argmin(np.abs(a - 0.68))].mean() < 0.5
+    np.testing.assert_allclose(posterior_uncertainty(s).mean(), 1.0, rtol=0.05)
+
+
+def test_bad_input_is_clear():
+    with pytest.raises(GalmassError, match="must be"):
+        tarp_credibility(np.zeros((5, 4)), np.zeros((4, 2)))
+    with pytest.raises(GalmassError, match="NaN"):
+        tarp_credibility(np.full((5, 4, 2), np.nan), np.zeros((4, 2)))
