@@ -93,12 +93,54 @@ def write_metrics(cfg, st) -> Path:
                         "scatter": float(rs["scatter"])}
         cm["validation"]["at_estimator_radii"] = at
     metrics["cnn_maf"] = cm
+    metrics["tarp"] = tarp_metrics(cfg, st, joint)
+    metrics["ood"] = ood_metrics(cfg, st, joint)
     path = st.results_dir / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name("metrics.json.partial")
     tmp.write_text(json.dumps(metrics, indent=1))
     os.replace(tmp, path)
     return path
+
+
+def tarp_metrics(cfg, st, model: str) -> dict[str, Any]:
+    """TARP maximum deviation of ``model`` on every evaluation set with stored samples."""
+    from .calibration import tarp_coverage
+    from .training import eval_sets, read_predictions
+
+    out = {}
+    for set_name in eval_sets(cfg, st, st.models[model]):
+        path = st.results_dir / "predictions" / model / f"{set_name}.h5"
+        if not path.exists():
+            continue
+        p = read_predictions(path)
+        n = p["samples"].shape[1]
+        if n < 10:
+            continue
+        res = tarp_coverage(p["samples"], p["labels"][:n], n_bootstrap=100, seed=cfg.seed)
+        out[set_name] = {"max_deviation": res.max_deviation, "n": int(n)}
+    return out
+
+
+def ood_metrics(cfg, st, model: str) -> dict[str, Any]:
+    """Appendix C: fraction of held-out projections outside the training inputs' 99% contours,
+    and the model's MSE with and without them."""
+    from .model import MassModel
+    from .training import read_predictions
+
+    m = MassModel.load(st.models_dir / model)
+    out: dict[str, Any] = {}
+    for path in sorted((st.results_dir / "predictions" / model).glob("test_*.h5")):
+        p = read_predictions(path)
+        flag, _ = m.domain.outside(p["scalars"])
+        out[path.stem] = {"fraction_outside": float(flag.mean()), "n": int(len(flag)),
+                          "mse_all": mse(p["p50"], p["labels"]),
+                          "mse_inside": mse(p["p50"][~flag], p["labels"][~flag]) if (~flag).any() else None,
+                          "mse_outside": mse(p["p50"][flag], p["labels"][flag]) if flag.any() else None}
+    if out:
+        first = next(iter(out.values()))
+        out["fraction_outside"] = first["fraction_outside"]
+    return out
 
 
 def load_metrics(path: str | Path) -> dict[str, Any]:

@@ -59,6 +59,7 @@ class MassModel:
     flow_config: FlowConfig
     radii_f: np.ndarray
     info: dict
+    domain: Any = None  # galmass.ood.InputDomain of the training scalars (Appendix C)
 
     def features(self, map1, map2, scalars) -> tuple[np.ndarray, np.ndarray]:
         """CNN point predictions of log10 M and the 32 penultimate features."""
@@ -102,6 +103,10 @@ class MassModel:
             tmp = d / (name + ".partial")
             torch.save(obj, tmp)
             os.replace(tmp, d / name)
+        if self.domain is not None:
+            tmp = d / "domain.json.partial"
+            tmp.write_text(json.dumps(self.domain.to_dict()))
+            os.replace(tmp, d / "domain.json")
         tmp = d / "model.json.partial"
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, d / "model.json")
@@ -135,8 +140,13 @@ class MassModel:
         except (RuntimeError, OSError, FileNotFoundError) as exc:
             raise GalmassError(f"model {d}: weights do not match its model.json ({str(exc).splitlines()[0]})") from None
         cnn.eval(); flow.eval()
+        domain = None
+        if (d / "domain.json").is_file():
+            from .ood import InputDomain
+
+            domain = InputDomain.from_dict(json.loads((d / "domain.json").read_text()))
         return cls(cnn, Preprocessor(**meta["preprocessor"]), flow, meta["map_size"], cnn_cfg, flow_cfg,
-                   np.asarray(meta["radii_f"]), meta.get("info", {}))
+                   np.asarray(meta["radii_f"]), meta.get("info", {}), domain)
 
 
 def default_radii() -> np.ndarray:

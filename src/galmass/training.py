@@ -96,6 +96,12 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     if (out / "model.json").exists():
         model = MassModel.load(out)
         if model.info.get("spec") == json.loads(json.dumps(spec)):
+            if model.domain is None:  # models saved before the input domain was recorded
+                from .dataset import load_arrays
+                from .ood import InputDomain
+
+                model.domain = InputDomain.fit(load_arrays(cfg.dataset_dir, suites=suites, split="train")["scalars"])
+                model.save(out)
             return model
         raise GalmassError(f"{out} holds a model trained with other settings; remove it to retrain")
     work = out / "work"
@@ -119,7 +125,10 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
             "cnn_samples_per_second": hist.samples_per_second,
             "flow_history": asdict(fh),
             "seconds": {"load": t_load, "cnn": t_cnn, "flow": t_flow}}
-    model = MassModel(cnn, pre, flow, cfg.dataset.map_size, st.cnn, st.flow, RADII_F.copy(), info)
+    from .ood import InputDomain
+
+    model = MassModel(cnn, pre, flow, cfg.dataset.map_size, st.cnn, st.flow, RADII_F.copy(), info,
+                      InputDomain.fit(tr["scalars"]))
     model.save(out)
     return model
 
