@@ -52,7 +52,7 @@ data: $(DATASET_DONE)
 MODELS_DONE := models/$(PROFILE)/.done
 METRICS := results/$(PROFILE)/metrics.json
 $(MODELS_DONE): $(DATASET_DONE) src/galmass/cnn.py src/galmass/flow.py src/galmass/model.py src/galmass/training.py
-	$(GALMASS) train --config $(CONFIG)
+	$(GALMASS) train --config $(CONFIG) --replace-stale
 	touch $@
 
 $(METRICS): $(MODELS_DONE) src/galmass/metrics.py src/galmass/evaluate.py

@@ -88,7 +88,7 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training import train_all
 
-    models = train_all(args.config, progress=not args.quiet)
+    models = train_all(args.config, progress=not args.quiet, replace_stale=args.replace_stale)
     for name, m in models.items():
         sec = m.info.get("seconds", {})
         print(f"model {name}: suites {m.info['spec']['suites']}, {m.info.get('n_train')} training projections, "
@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the CNN + flow models of a run profile (resumable)")
     t.add_argument("--config", required=True, help="run profile, e.g. configs/default.yaml")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--replace-stale", action="store_true",
+                   help="move aside (never delete) a model trained with other settings, and retrain")
     t.set_defaults(func=_cmd_train)
     e = sub.add_parser("evaluate", help="posterior predictions of the trained models and metrics.json")
     e.add_argument("--config", required=True, help="run profile, e.g. configs/default.yaml")

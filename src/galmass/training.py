@@ -82,8 +82,12 @@ def _inputs(d: dict) -> dict[str, np.ndarray]:
 
 
 def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings | None = None,
-                progress: bool = True):
-    """Train (or load, if finished) model ``name`` on the training split of ``suites``."""
+                progress: bool = True, replace_stale: bool = False):
+    """Train (or load, if finished) model ``name`` on the training split of ``suites``.
+
+    A finished model trained with other settings is an error, or with ``replace_stale``
+    it is moved aside to ``<name>.stale-<k>`` (never deleted) and the model is retrained.
+    """
     from .cnn import predict_cnn, train_cnn
     from .dataset import load_inputs
     from .flow import train_flow
@@ -103,9 +107,22 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
                 model.domain = InputDomain.fit(load_arrays(cfg.dataset_dir, suites=suites, split="train")["scalars"])
                 model.save(out)
             return model
-        raise GalmassError(f"{out} holds a model trained with other settings; remove it to retrain")
+        if not replace_stale:
+            raise GalmassError(f"{out} holds a model trained with other settings; remove it, or retrain "
+                               f"with --replace-stale")
+        from .storage import _move_aside
+
+        print(f"model {name}: stale model moved aside to {_move_aside(out)}")
+    elif out.exists() and (out / "work" / "spec.json").exists() and \
+            json.loads((out / "work" / "spec.json").read_text()) != json.loads(json.dumps(spec)):
+        if not replace_stale:
+            raise GalmassError(f"{out} holds an unfinished training with other settings; remove it, or use --replace-stale")
+        from .storage import _move_aside
+
+        print(f"model {name}: stale unfinished training moved aside to {_move_aside(out)}")
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
+    (work / "spec.json").write_text(json.dumps(spec))
     t0 = time.perf_counter()
     tr = load_inputs(cfg.dataset_dir, suites=suites, split="train")
     va = load_inputs(cfg.dataset_dir, suites=suites, split="validation")
@@ -133,11 +150,19 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     return model
 
 
-def train_all(config: str | Path, progress: bool = True) -> dict[str, Any]:
+def train_all(config: str | Path, progress: bool = True, replace_stale: bool = False) -> dict[str, Any]:
     """Train every model of a profile (``galmass train``)."""
     cfg = load_config(config)
     st = run_settings(cfg)
-    return {name: train_model(cfg, name, suites, st, progress) for name, suites in st.models.items()}
+    return {name: train_model(cfg, name, suites, st, progress, replace_stale)
+            for name, suites in st.models.items()}
+
+
+def model_id(directory: str | Path) -> str:
+    """Fingerprint of a saved model (its model.json), stamped on its predictions."""
+    import hashlib
+
+    return hashlib.sha256((Path(directory) / "model.json").read_bytes()).hexdigest()[:16]
 
 
 def eval_sets(cfg: Config, st: RunSettings, model_suites: list[str]) -> dict[str, dict[str, Any]]:
@@ -157,10 +182,11 @@ def eval_sets(cfg: Config, st: RunSettings, model_suites: list[str]) -> dict[str
     return sets
 
 
-def _write_predictions(path: Path, data: dict[str, np.ndarray]) -> None:
+def _write_predictions(path: Path, data: dict[str, np.ndarray], mid: str = "") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     with h5py.File(tmp, "w") as f:
+        f.attrs["model_id"] = mid
         for k, v in data.items():
             if v.dtype.kind in "OU":
                 f.create_dataset(k, data=v.astype(object), dtype=_STR)
@@ -202,16 +228,19 @@ def evaluate_all(config: str | Path, progress: bool = True) -> Path:
     st = run_settings(cfg)
     for name, suites in st.models.items():
         model = MassModel.load(st.models_dir / name)
+        mid = model_id(st.models_dir / name)
         sets = eval_sets(cfg, st, suites)
         for set_name, spec in tqdm(sets.items(), desc=f"evaluate {name}", disable=not progress):
             path = st.results_dir / "predictions" / name / f"{set_name}.h5"
             if path.exists():
-                continue
+                with h5py.File(path, "r") as f:
+                    if f.attrs.get("model_id", "") == mid:
+                        continue  # predictions of this very model exist: keep them
             try:
                 data = predict_set(model, cfg, spec["suites"], spec["split"], spec["max_n"],
                                    cfg.seed, st.flow.n_samples, st.max_samples_stored)
             except GalmassError as exc:  # e.g. no projections in this set for a small profile
                 print(f"evaluate {name}/{set_name}: skipped ({exc})")
                 continue
-            _write_predictions(path, data)
+            _write_predictions(path, data, mid)
     return write_metrics(cfg, st)

@@ -1,0 +1,99 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+
+# %% [markdown]
+# # Calibration of the posteriors (Section 5.2, Fig. 10, Appendix D)
+#
+# A posterior is calibrated when its credible regions contain the truth as often as their
+# credibility says. The paper checks this with TARP (Lemos et al. 2023): well calibrated on
+# the training suites (deviations below 3%), overconfident on FIRE-2. galmass implements
+# TARP itself (`galmass.calibration`): references uniform in the label box normalised by the
+# test set's minimum and maximum, Euclidean distance, credibility levels on [0, 1] and 100
+# bootstrap resamples for the 2-sigma band.
+
+# %% tags=["parameters"]
+config = "configs/smoke.yaml"
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from galmass import figures
+from galmass.calibration import marginal_coverage, posterior_uncertainty, tarp_coverage
+from galmass.config import load_config
+from galmass.constants import RADII_F
+from galmass.metrics import joint_model_name, load_metrics
+from galmass.suites import SUITE_SPECS
+from galmass.training import read_predictions, run_settings
+
+cfg = load_config(config)
+st = run_settings(cfg)
+metrics = load_metrics(st.results_dir / "metrics.json")
+joint = joint_model_name(st)
+pred_dir = st.results_dir / "predictions" / joint
+train_suites = [s for s in cfg.suites.names if SUITE_SPECS[s].training]
+held = [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
+name = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names}
+
+
+def load(set_name):
+    p = read_predictions(pred_dir / f"{set_name}.h5")
+    n = p["samples"].shape[1]
+    return p["samples"], p["labels"][:n]
+
+
+display(Markdown(f"Run profile **{cfg.profile}**, model `{joint}` trained on {' + '.join(st.models[joint])}; "
+                 f"posterior samples of up to {st.max_samples_stored} projections per set."))
+
+# %% [markdown]
+# ## Fig. 10: TARP expected coverage
+
+# %%
+panels = {"training set": {}, "validation set": {}}
+for split, panel in (("train", "training set"), ("validation", "validation set")):
+    panels[panel]["joint"] = tarp_coverage(*load(split), seed=cfg.seed)
+    for s in train_suites:
+        panels[panel][name[s]] = tarp_coverage(*load(f"{split}_{s}"), seed=cfg.seed)
+for s in held:
+    panels["validation set"][name[s]] = tarp_coverage(*load(f"test_{s}"), seed=cfg.seed)
+figures.tarp_panels(panels)
+plt.show()
+rows = ["| set | projections | max deviation from the diagonal |", "|---|---|---|"]
+for s, v in metrics["tarp"].items():
+    rows.append(f"| {s} | {v['n']} | {v['max_deviation']:.3f} |")
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
+# ## Fig. D.1: marginal coverage of each radius
+
+# %%
+ecps = {}
+for label, set_name in [("validation (joint)", "validation")] + [(name[s], f"test_{s}") for s in held]:
+    alpha, ecps[label] = marginal_coverage(*load(set_name))
+figures.marginal_coverage_grid(RADII_F, alpha, ecps)
+plt.show()
+
+# %% [markdown]
+# ## Fig. D.2: posterior uncertainty against radius
+
+# %%
+unc = {"validation (joint)": posterior_uncertainty(load("validation")[0])}
+for s in held:
+    unc[name[s]] = posterior_uncertainty(load(f"test_{s}")[0])
+figures.uncertainty_vs_radius(RADII_F, unc)
+plt.show()
+med = {k: np.median(v, axis=0) for k, v in unc.items()}
+display(Markdown("| set | " + " | ".join(f"f={f:.1f}" for f in RADII_F) + " |\n|---" * 1 + "|---" * len(RADII_F) + "|\n"
+                 + "\n".join(f"| {k} | " + " | ".join(f"{x:.3f}" for x in v) + " |" for k, v in med.items())))
