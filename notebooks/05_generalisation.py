@@ -38,7 +38,7 @@ from galmass.metrics import joint_model_name, load_metrics
 from galmass.model import MassModel
 from galmass.ood import SCALAR_LABELS
 from galmass.suites import SUITE_SPECS
-from galmass.training import read_predictions, run_settings
+from galmass.training import load_set, run_settings
 
 cfg = load_config(config)
 st = run_settings(cfg)
@@ -75,13 +75,13 @@ display(Markdown("\n".join(rows)))
 
 # %%
 def band(model, set_name):
-    p = read_predictions(pred_dir / model / f"{set_name}.h5")
+    p = load_set(st, model, set_name)
     r = ratio_stats(p["p50"], p["labels"])
     return {"f": RADII_F, "median_ratio": r["median_ratio"], "p16": r["p16"], "p84": r["p84"]}
 
 
 def estimator_points(set_name):
-    p = read_predictions(pred_dir / joint / f"{set_name}.h5")
+    p = load_set(st, joint, set_name)
     from galmass.estimators import ESTIMATORS
     out = {}
     for j, (n, e) in enumerate(ESTIMATORS.items()):
@@ -104,7 +104,7 @@ plt.show()
 
 # %%
 for s in test_sets:
-    p = read_predictions(pred_dir / joint / f"{s}.h5")
+    p = load_set(st, joint, s)
     figures.binned_prediction_grid(RADII_F, p["labels"], p["p50"], (p["p84"] - p["p16"]) / 2)
     plt.show()
 
@@ -122,7 +122,7 @@ for ax, (i, j), ext, grid, level in zip(axes, model.domain.pairs, model.domain.e
     ax.scatter(np.log10(train["scalars"][:, i]), np.log10(train["scalars"][:, j]), s=1, c="0.7",
                label="training")
     for s in test_sets:
-        p = read_predictions(pred_dir / joint / f"{s}.h5")
+        p = load_set(st, joint, s)
         ax.scatter(np.log10(p["scalars"][:, i]), np.log10(p["scalars"][:, j]), s=1, c="tab:green", alpha=0.4,
                    label=name[s.split("_", 1)[1]])
     g = np.asarray(grid)

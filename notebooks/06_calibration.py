@@ -36,7 +36,7 @@ from galmass.config import load_config
 from galmass.constants import RADII_F
 from galmass.metrics import joint_model_name, load_metrics
 from galmass.suites import SUITE_SPECS
-from galmass.training import read_predictions, run_settings
+from galmass.training import load_set, run_settings
 
 cfg = load_config(config)
 st = run_settings(cfg)
@@ -49,7 +49,7 @@ name = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names}
 
 
 def load(set_name):
-    p = read_predictions(pred_dir / f"{set_name}.h5")
+    p = load_set(st, joint, set_name)
     n = p["samples"].shape[1]
     return p["samples"], p["labels"][:n]
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .constants import RADII_F
+from .errors import GalmassError
 from .estimators import ESTIMATORS
 from .evaluate import baseline_mse, interp_log_profile, mse, ratio_stats
 
@@ -55,21 +56,20 @@ def estimator_metrics(table: dict[str, np.ndarray]) -> dict[str, Any]:
 def write_metrics(cfg, st) -> Path:
     """Compute and write ``<results_dir>/metrics.json`` (atomically); returns its path."""
     from .dataset import load_arrays
-    from .training import eval_sets, read_predictions
+    from .training import load_set, set_names
 
     joint = joint_model_name(st)
     val = load_arrays(cfg.dataset_dir, suites=st.models[joint], split="validation")
     metrics: dict[str, Any] = {"profile": cfg.profile, "radii_f": _lst(RADII_F), "joint_model": joint,
                                "estimators": estimator_metrics(val), "models": {}, "table1": {"baseline": {}}}
-    pred_dir = st.results_dir / "predictions"
-    for name, suites in st.models.items():
+    for name in st.models:
         metrics["models"][name] = {}
         metrics["table1"][name] = {}
-        for set_name in eval_sets(cfg, st, suites):
-            path = pred_dir / name / f"{set_name}.h5"
-            if not path.exists():
+        for set_name in set_names(cfg, st, name):
+            try:
+                p = load_set(st, name, set_name)
+            except GalmassError:
                 continue
-            p = read_predictions(path)
             rs = ratio_stats(p["p50"], p["labels"])
             m = mse(p["p50"], p["labels"])
             metrics["models"][name][set_name] = {
@@ -82,9 +82,8 @@ def write_metrics(cfg, st) -> Path:
     for split in ("train", "validation"):
         if split in jm:
             cm[split] = {k: jm[split][k] for k in ("f", "median_ratio", "scatter", "n")}
-    vpath = pred_dir / joint / "validation.h5"
-    if vpath.exists() and "validation" in cm:
-        p = read_predictions(vpath)
+    if "validation" in cm:
+        p = load_set(st, joint, "validation")
         at = {}
         for j, (name, est) in enumerate(ESTIMATORS.items()):
             pred = interp_log_profile(RADII_F, p["p50"], est.radius_factor)
@@ -106,14 +105,14 @@ def write_metrics(cfg, st) -> Path:
 def tarp_metrics(cfg, st, model: str) -> dict[str, Any]:
     """TARP maximum deviation of ``model`` on every evaluation set with stored samples."""
     from .calibration import tarp_coverage
-    from .training import eval_sets, read_predictions
+    from .training import load_set, set_names
 
     out = {}
-    for set_name in eval_sets(cfg, st, st.models[model]):
-        path = st.results_dir / "predictions" / model / f"{set_name}.h5"
-        if not path.exists():
+    for set_name in set_names(cfg, st, model):
+        try:
+            p = load_set(st, model, set_name)
+        except GalmassError:
             continue
-        p = read_predictions(path)
         n = p["samples"].shape[1]
         if n < 10:
             continue

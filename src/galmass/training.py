@@ -166,20 +166,60 @@ def model_id(directory: str | Path) -> str:
 
 
 def eval_sets(cfg: Config, st: RunSettings, model_suites: list[str]) -> dict[str, dict[str, Any]]:
-    """Evaluation sets of a model: its own train split, every training suite's validation
-    split, the joint validation split of its suites, and each held-out suite's test set."""
+    """Prediction sets of a model: its own train split (a random subset of at most
+    ``max_train_eval``), every training suite's validation split and each held-out suite's
+    test set (at most ``max_eval`` each). :func:`load_set` derives the others."""
     from .suites import SUITE_SPECS
 
     train_suites = [s for s in cfg.suites.names if SUITE_SPECS[s].training]
     held = [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
-    sets = {"train": {"suites": model_suites, "split": "train", "max_n": st.max_train_eval},
-            "validation": {"suites": model_suites, "split": "validation", "max_n": st.max_eval}}
+    sets = {"train": {"suites": model_suites, "split": "train", "max_n": st.max_train_eval}}
     for s in train_suites:
-        sets[f"train_{s}"] = {"suites": [s], "split": "train", "max_n": st.max_train_eval}
         sets[f"validation_{s}"] = {"suites": [s], "split": "validation", "max_n": st.max_eval}
     for s in held:
         sets[f"test_{s}"] = {"suites": [s], "split": "test", "max_n": st.max_eval}
     return sets
+
+
+def set_names(cfg: Config, st: RunSettings, model: str) -> list[str]:
+    """Every set :func:`load_set` can give for ``model``: the prediction sets, ``validation``
+    (its suites' validation sets together) and ``train_<suite>`` for each of its suites."""
+    names = list(eval_sets(cfg, st, st.models[model]))
+    return names[:1] + ["validation"] + [f"train_{s}" for s in st.models[model]] + names[1:]
+
+
+def load_set(st: RunSettings, model: str, set_name: str) -> dict[str, np.ndarray]:
+    """Predictions of ``model`` on a set (see :func:`set_names`); GalmassError if absent."""
+    d = st.results_dir / "predictions" / model
+
+    def read(name):
+        path = d / f"{name}.h5"
+        if not path.exists():
+            raise GalmassError(f"no predictions {path}; run `galmass evaluate`")
+        return read_predictions(path)
+
+    if set_name == "validation":
+        parts = [read(f"validation_{s}") for s in st.models[model]]
+        out = {}
+        for k in parts[0]:
+            if k == "samples":
+                out[k] = np.concatenate([p[k] for p in parts], axis=1)
+            else:
+                out[k] = np.concatenate([p[k] for p in parts])
+        # samples exist for the first projections of each part only: keep rows aligned
+        n_s = [p["samples"].shape[1] for p in parts]
+        order = np.concatenate([np.arange(sum(len(q["labels"]) for q in parts[:i]),
+                                          sum(len(q["labels"]) for q in parts[:i]) + n)
+                                for i, n in enumerate(n_s)])
+        rest = np.setdiff1d(np.arange(len(out["labels"])), order)
+        perm = np.concatenate([order, rest])
+        return {k: (v if k == "samples" else v[perm]) for k, v in out.items()}
+    if set_name.startswith("train_"):
+        p = read("train")
+        sel = p["suite"] == set_name[len("train_"):]
+        n = p["samples"].shape[1]
+        return {k: (v[:, sel[:n]] if k == "samples" else v[sel]) for k, v in p.items()}
+    return read(set_name)
 
 
 def _write_predictions(path: Path, data: dict[str, np.ndarray], mid: str = "") -> None:
