@@ -16,7 +16,7 @@ SRC := $(wildcard src/galmass/*.py)
 SUITE_NAMES := cusp core heldout
 SUITES_DONE := $(DATA)/suites/.done
 
-.PHONY: setup test data suites models results notebooks book reproduce bench clean help
+.PHONY: setup test data suites models results notebooks book reproduce bench clean help default-model
 
 help:
 	@sed -n '1,6p' Makefile
@@ -88,6 +88,16 @@ $(BOOK_HTML): $(EXECUTED) _config.yml _toc.yml book/intro.md
 book: $(BOOK_HTML)
 
 reproduce: book
+
+# ---- the small default model shipped with the package (the joint model of PROFILE=default)
+SHIPPED := src/galmass/default_model
+default-model: $(METRICS)
+	rm -rf $(SHIPPED).partial && mkdir -p $(SHIPPED).partial
+	cp models/$(PROFILE)/joint/model.json models/$(PROFILE)/joint/cnn.pt models/$(PROFILE)/joint/flow.pt \
+	   models/$(PROFILE)/joint/domain.json $(SHIPPED).partial/
+	cp $(METRICS) $(SHIPPED).partial/metrics.json
+	rm -rf $(SHIPPED).old && { [ ! -d $(SHIPPED) ] || mv $(SHIPPED) $(SHIPPED).old; } && mv $(SHIPPED).partial $(SHIPPED) && rm -rf $(SHIPPED).old
+	@echo "default model: $(SHIPPED) (from models/$(PROFILE)/joint; metrics beside it)"
 
 bench: $(INSTALLED)
 	$(PY) benchmarks/run.py --config $(CONFIG)
