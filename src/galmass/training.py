@@ -97,9 +97,11 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     out = st.models_dir / name
     spec = {"suites": suites, "cnn": asdict(st.cnn), "flow": asdict(st.flow),
             "map_size": cfg.dataset.map_size, "dataset": str(cfg.dataset_dir)}
+    reuse_cnn = None
     if (out / "model.json").exists():
         model = MassModel.load(out)
-        if model.info.get("spec") == json.loads(json.dumps(spec)):
+        old = model.info.get("spec", {})
+        if old == json.loads(json.dumps(spec)):
             if model.domain is None:  # models saved before the input domain was recorded
                 from .dataset import load_arrays
                 from .ood import InputDomain
@@ -110,9 +112,14 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
         if not replace_stale:
             raise GalmassError(f"{out} holds a model trained with other settings; remove it, or retrain "
                                f"with --replace-stale")
+        same_cnn = {k: v for k, v in old.items() if k != "flow"} == \
+            {k: v for k, v in json.loads(json.dumps(spec)).items() if k != "flow"}
+        if same_cnn:  # only the flow settings changed: keep the trained CNN
+            reuse_cnn = (model.cnn, model.preprocessor, model.info)
         from .storage import _move_aside
 
-        print(f"model {name}: stale model moved aside to {_move_aside(out)}")
+        print(f"model {name}: stale model moved aside to {_move_aside(out)}"
+              + (" (its CNN is reused: only the flow settings changed)" if same_cnn else ""))
     elif out.exists() and (out / "work" / "spec.json").exists() and \
             json.loads((out / "work" / "spec.json").read_text()) != json.loads(json.dumps(spec)):
         if not replace_stale:
@@ -127,8 +134,16 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     tr = load_inputs(cfg.dataset_dir, suites=suites, split="train")
     va = load_inputs(cfg.dataset_dir, suites=suites, split="validation")
     t_load = time.perf_counter() - t0
-    cnn, pre, hist = train_cnn(_inputs(tr), _inputs(va), cfg.dataset.map_size, st.cnn, workdir=work, progress=progress)
-    t_cnn = time.perf_counter() - t0 - t_load
+    if reuse_cnn is None:
+        cnn, pre, hist = train_cnn(_inputs(tr), _inputs(va), cfg.dataset.map_size, st.cnn, workdir=work,
+                                   progress=progress)
+        cnn_info = {"cnn_history": asdict(hist), "cnn_samples_per_second": hist.samples_per_second}
+        t_cnn = time.perf_counter() - t0 - t_load
+    else:
+        cnn, pre, old_info = reuse_cnn
+        cnn_info = {k: old_info[k] for k in ("cnn_history", "cnn_samples_per_second")}
+        t_cnn = old_info["seconds"]["cnn"]
+        t0 -= t_cnn
     _, f_tr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
     _, f_va = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
     # the flow models the network's target: log10 M minus the per-projection offset
@@ -138,8 +153,7 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     t_flow = time.perf_counter() - t0 - t_load - t_cnn
     info = {"profile": cfg.profile, "name": name, "spec": spec, "n_train": int(len(tr["row"])),
             "n_validation": int(len(va["row"])),
-            "cnn_history": {k: v for k, v in asdict(hist).items()},
-            "cnn_samples_per_second": hist.samples_per_second,
+            **cnn_info,
             "flow_history": asdict(fh),
             "seconds": {"load": t_load, "cnn": t_cnn, "flow": t_flow}}
     from .ood import InputDomain
