@@ -19,20 +19,26 @@
 # convolution and a max-pooling layer and then a dropout layer; the flattened branches are
 # concatenated with the three scalars (R_h, sigma_los, v_p98, log-scaled and standardised)
 # and reduced by dense layers to a 32-unit penultimate layer and ten outputs, trained with
-# the MSE of log10 M at the ten radii (Adam, learning rate 5e-4, batch 128, learning rate
-# halved after a plateau, early stopping, best checkpoint kept). The layer widths are set
-# by the run profile.
+# the MSE of log10 M at the ten radii (Eq. 2). The paper trains with Adam (learning rate
+# 5e-4, batch 128), halves the learning rate after 10 epochs without improvement of the
+# validation loss and stops after 25; the layer widths and patiences of this run are set by
+# its profile and listed below. With `residual_target` the network predicts log10 M
+# relative to the projection's dimensional mass scale log10(R_h sigma_los^2 / G), to which
+# the scale is added back (see the introduction).
 
 # %% tags=["parameters"]
 config = "configs/smoke.yaml"
 
 # %%
+from dataclasses import asdict
+
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from galmass import figures
 from galmass.config import load_config
 from galmass.constants import RADII_F
+from galmass.errors import GalmassError
 from galmass.metrics import joint_model_name, load_metrics
 from galmass.model import MassModel
 from galmass.training import load_set, run_settings
@@ -45,25 +51,43 @@ models = {m: MassModel.load(st.models_dir / m) for m in st.models}
 model = models[joint]
 print(model.cnn)
 n_par = sum(p.numel() for p in model.cnn.parameters())
+c = asdict(st.cnn)
+display(Markdown(
+    "| setting | value |\n|---|---|\n" + "\n".join(
+        f"| {k} | {c[k]} |" for k in ("channels", "kernel_size", "hidden", "n_features", "dropout", "lr", "batch_size",
+                                     "lr_patience", "lr_factor", "early_stop_patience", "max_epochs", "residual_target"))))
+h = model.info["cnn_history"]
 display(Markdown(f"Run profile **{cfg.profile}**: {cfg.dataset.map_size}x{cfg.dataset.map_size} maps, "
                  f"{n_par:,} weights; joint model trained on {model.info['n_train']} projections "
-                 f"(validation {model.info['n_validation']}), best epoch {model.info['cnn_history']['best_epoch']}, "
+                 f"(validation {model.info['n_validation']}), best epoch {h['best_epoch']} of {len(h['val_loss'])}"
+                 f"{' (stopped early)' if h.get('stopped_early') else ''}, "
                  f"{model.info['cnn_samples_per_second']:.0f} samples/s, CNN training {model.info['seconds']['cnn'] / 60:.1f} min."))
 
 # %% [markdown]
 # ## Training curves
+# MSE of the standardised targets per epoch, for the training and validation projections
+# of every model (the dot marks the kept epoch).
 
 # %%
 figures.training_curves({m: mm.info["cnn_history"] for m, mm in models.items()})
 plt.show()
+display(Markdown("| model | training suites | epochs | best epoch | final learning rate | training min |\n|---|---|---|---|---|---|\n"
+                 + "\n".join(f"| {m} | {' + '.join(st.models[m])} | {len(mm.info['cnn_history']['val_loss'])} | "
+                             f"{mm.info['cnn_history']['best_epoch']} | {mm.info['cnn_history']['lr'][-1]:.2e} | "
+                             f"{mm.info['seconds']['cnn'] / 60:.1f} |" for m, mm in models.items())))
 
 # %% [markdown]
 # ## CNN point predictions against the truth (joint model, validation set)
+# The CNN's own outputs (before the flow), one panel per radius, with the rms difference.
 
 # %%
-p = load_set(st, joint, "validation")
-figures.predicted_vs_true(RADII_F, p["labels"], p["cnn_pred"])
-plt.show()
-v = metrics["models"][joint]["validation"]
-display(Markdown(f"MSE of log10 M over the ten radii on the validation set: CNN {v['mse_cnn']:.4f}, "
-                 f"CNN+MAF posterior median {v['mse']:.4f} ({v['n']} projections)."))
+try:
+    p = load_set(st, joint, "validation")
+except GalmassError as exc:
+    display(Markdown(f"*Not available in profile {cfg.profile}: {exc}*"))
+else:
+    figures.predicted_vs_true(RADII_F, p["labels"], p["cnn_pred"])
+    plt.show()
+    v = metrics["models"][joint]["validation"]
+    display(Markdown(f"MSE of log10 M over the ten radii on the validation set: CNN {v['mse_cnn']:.4f}, "
+                     f"CNN+MAF posterior median {v['mse']:.4f} ({v['n']} projections)."))

@@ -15,16 +15,20 @@
 # %% [markdown]
 # # Posterior mass profiles with the flow (Sections 4.3 and 5.2, Figs. 5-7 and B.1)
 #
-# The CNN's 32 penultimate features condition a masked autoregressive flow (sbi's MAF with
-# 32 hidden features and 4 transforms, batch 64, learning rate 1e-4; the paper used
-# ltu-ili, which wraps the same sbi estimator) trained by neural posterior estimation on
-# the galaxy-grouped training split. Each projection gets posterior samples of the ten
-# log10 masses; their median and 16/84 percentiles are the estimate and its uncertainty.
+# The CNN's 32 penultimate features condition a masked autoregressive flow (sbi's MAF; the
+# paper used ltu-ili, which wraps the same sbi estimator, with 32 hidden features, 4
+# transforms, batch 64 and learning rate 1e-4) trained by neural posterior estimation on
+# the galaxy-grouped training split, minimising the negative log-likelihood of the true
+# log10 masses (Eq. 3). Each projection gets posterior samples of the ten log10 masses;
+# their median and 16/84 percentiles are the estimate and its uncertainty. The settings of
+# this run are listed below.
 
 # %% tags=["parameters"]
 config = "configs/smoke.yaml"
 
 # %%
+from dataclasses import asdict
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
@@ -32,9 +36,12 @@ from IPython.display import Markdown, display
 from galmass import figures
 from galmass.config import load_config
 from galmass.constants import RADII_F
+from galmass.dataset import load_arrays
+from galmass.errors import GalmassError
 from galmass.estimators import ESTIMATORS
 from galmass.evaluate import ratio_stats
 from galmass.metrics import joint_model_name, load_metrics
+from galmass.model import MassModel
 from galmass.suites import SUITE_SPECS
 from galmass.training import load_set, run_settings
 
@@ -43,24 +50,92 @@ st = run_settings(cfg)
 metrics = load_metrics(st.results_dir / "metrics.json")
 joint = joint_model_name(st)
 name = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names}
+train_suites = st.models[joint]
+# the model trained on one suite only, per suite (the paper's NIHAO-only and AURIGA-only models)
+single = {s: m for s in train_suites for m, ss in st.models.items() if ss == [s]}
 est_f = np.array([e.radius_factor for e in ESTIMATORS.values()])
-val = load_set(st, joint, "validation")
+
+
+def get_set(model, set_name):
+    """Predictions of ``model`` on a set, or None (and a note) if the run has none."""
+    try:
+        return load_set(st, model, set_name)
+    except GalmassError as exc:
+        display(Markdown(f"*Not available in profile {cfg.profile}: {exc}*"))
+        return None
+
+
+fl = asdict(st.flow)
+display(Markdown(f"Run profile **{cfg.profile}**; flow settings: " + ", ".join(
+    f"{k} = {fl[k]:g}" for k in ("hidden_features", "num_transforms", "batch_size", "lr")) +
+    f"; {fl['n_samples']} posterior samples per projection."))
+val = get_set(joint, "validation")
 
 # %% [markdown]
-# ## Fig. 5: four validation projections
+# ## Flow training
+# Negative log-likelihood per epoch of the training and validation features (the dot marks
+# the kept epoch).
 
 # %%
-rng = np.random.default_rng(cfg.seed)
-n_s = val["samples"].shape[1]
-pick = rng.choice(n_s, size=min(4, n_s), replace=False)
-examples = [{"title": f"{val['galaxy_id'][i]} (los {val['los'][i]})", "f": RADII_F, "truth": val["labels"][i],
-             "p16": val["p16"][i], "p50": val["p50"][i], "p84": val["p84"][i],
-             "est_f": est_f, "est_log_mass": val["est_log_mass"][i]} for i in pick]
-figures.mass_profiles(examples)
+models = {m: MassModel.load(st.models_dir / m) for m in st.models}
+figures.training_curves({m: mm.info["flow_history"] for m, mm in models.items()}, logy=False,
+                        ylabel="negative log-likelihood")
 plt.show()
+display(Markdown(", ".join(
+    f"`{m}`: best epoch {mm.info['flow_history']['best_epoch']} of {len(mm.info['flow_history']['val_loss'])}, "
+    f"{mm.info['seconds']['flow'] / 60:.1f} min" for m, mm in models.items())))
 
 # %% [markdown]
-# ## Figs. 6 and 7: accuracy against radius, per suite and joint
+# ## Fig. 5: four validation projections of four different galaxies
+# Drawn at random (seeded) from the validation sets of the training suites, alternating
+# between the suites. Pink: the joint model; the second colour: the model trained on the
+# galaxy's suite only.
+
+# %%
+def pick_examples(p, n=4, seed=cfg.seed):
+    """Rows of ``p`` with stored posterior samples, n different galaxies, suites alternating."""
+    rng = np.random.default_rng(seed)
+    n_s = p["samples"].shape[1]
+    per_suite = {}
+    for s in train_suites:
+        rows = np.flatnonzero(p["suite"][:n_s] == s)
+        _, first = np.unique(p["galaxy_id"][rows], return_index=True)  # one projection per galaxy
+        rows = rows[first]
+        per_suite[s] = list(rng.permutation(rows))
+    out = []
+    while len(out) < n and any(per_suite.values()):
+        for s in train_suites:
+            if per_suite[s] and len(out) < n:
+                out.append(int(per_suite[s].pop()))
+    return out
+
+
+pick = pick_examples(val) if val is not None else []
+if not pick:
+    display(Markdown("*No validation projections with stored posterior samples.*"))
+else:
+    own = {s: get_set(single[s], f"validation_{s}") for s in train_suites if s in single}
+    examples = []
+    for i in pick:
+        s, gid, los = val["suite"][i], val["galaxy_id"][i], val["los"][i]
+        pred = {f"trained on {' + '.join(train_suites)}": (val["p16"][i], val["p50"][i], val["p84"][i])}
+        o = own.get(s)
+        if o is not None:
+            k = np.flatnonzero((o["galaxy_id"] == gid) & (o["los"] == los))
+            if len(k):
+                pred[f"trained on {s}"] = (o["p16"][k[0]], o["p50"][k[0]], o["p84"][k[0]])
+        examples.append({"title": f"{name[s]}: {gid} (los {los})", "f": RADII_F, "truth": val["labels"][i],
+                         "pred": pred, "est_f": est_f, "est_log_mass": val["est_log_mass"][i]})
+    figures.mass_profiles(examples)
+    plt.show()
+
+# %% [markdown]
+# ## Figs. 6 and 7: accuracy against radius
+# Median of M_pred / M_true (posterior median) and its 16-84 band, on the training set
+# (blue) and the validation set (pink). Gray squares: the literature estimators on the
+# same suite's validation projections, median and 16/84 percentiles at their own radius.
+#
+# **Fig. 6**: the models trained on one suite only, each on its own suite.
 
 # %%
 def curve(p):
@@ -68,46 +143,77 @@ def curve(p):
     return {"f": RADII_F, "median_ratio": r["median_ratio"], "p16": r["p16"], "p84": r["p84"]}
 
 
-def est_points(p):
+def est_points(suites):
+    t = load_arrays(cfg.dataset_dir, suites=suites, split="validation")
     out = {}
     for j, n in enumerate(ESTIMATORS):
-        r = ratio_stats(p["est_log_mass"][:, j], p["est_log_truth"][:, j])
+        r = ratio_stats(t["est_log_mass"][:, j], t["est_log_truth"][:, j])
         out[n] = (est_f[j], float(r["median_ratio"]), float(r["p16"]), float(r["p84"]))
     return out
 
 
-panels, ests = {}, {}
-for s in st.models[joint]:
-    tr, va = load_set(st, joint, f"train_{s}"), load_set(st, joint, f"validation_{s}")
-    panels[name[s]] = {"training": curve(tr), "validation": curve(va)}
-    ests[name[s]] = est_points(va)
-panels["joint"] = {"training": curve(load_set(st, joint, "train")), "validation": curve(val)}
-ests["joint"] = est_points(val)
-figures.ratio_bands(panels, estimators=ests, label_fmt="{} set")
-plt.show()
+def bands(entries):
+    """entries: panel -> (model, train set, validation set, estimator suites)."""
+    panels, ests = {}, {}
+    for panel, (model, tr_name, va_name, suites) in entries.items():
+        tr, va = get_set(model, tr_name), get_set(model, va_name)
+        if tr is None or va is None:
+            continue
+        panels[panel] = {"training": curve(tr), "validation": curve(va)}
+        ests[panel] = est_points(suites)
+    if panels:
+        figures.ratio_bands(panels, estimators=ests, label_fmt="{} set",
+                            colors={"training": "tab:blue", "validation": "tab:pink"})
+        plt.show()
+
+
+if single:
+    bands({f"trained on {name[s]}": (m, "train", f"validation_{s}", [s]) for s, m in single.items()})
+else:
+    display(Markdown(f"*Profile {cfg.profile} has no model trained on a single suite.*"))
+
+# %% [markdown]
+# **Fig. 7**: the joint model on both training suites together (left), and the same
+# predictions split by suite.
+
+# %%
+bands({f"trained on {' + '.join(train_suites)}: all": (joint, "train", "validation", train_suites),
+       **{f"trained on {' + '.join(train_suites)}: {name[s]}": (joint, f"train_{s}", f"validation_{s}", [s])
+          for s in train_suites}})
 
 # %% [markdown]
 # ## The model against each estimator, at the estimator's own radius (validation set)
-# The model's posterior median is interpolated (linearly in log f) to the estimator's radius.
+# The joint model's posterior median is interpolated (linearly in log f) to each
+# estimator's radius and compared with the true mass there; the estimators on the same
+# suites' validation projections.
 
 # %%
-at = metrics["cnn_maf"]["validation"]["at_estimator_radii"]
-rows = ["| estimator | radius | estimator median | estimator 1σ | CNN+MAF median | CNN+MAF 1σ |", "|---|---|---|---|---|---|"]
-for n, e in metrics["estimators"].items():
-    rows.append(f"| {n} | {e['radius_f']:.2f} R_h | {e['median_ratio']:.3f} | {e['scatter']:.3f} | "
-                f"{at[n]['median_ratio']:.3f} | {at[n]['scatter']:.3f} |")
 cm = metrics["cnn_maf"]
-rows2 = ["| set | " + " | ".join(f"f={f:.1f}" for f in RADII_F) + " |", "|---" * (len(RADII_F) + 1) + "|"]
-for split in ("train", "validation"):
-    rows2.append(f"| {split}: median | " + " | ".join(f"{x:.3f}" for x in cm[split]["median_ratio"]) + " |")
-    rows2.append(f"| {split}: 1σ | " + " | ".join(f"{x:.3f}" for x in cm[split]["scatter"]) + " |")
-display(Markdown("\n".join(rows) + "\n\nMedian ratio and 1σ scatter of the joint model at every radius:\n\n" + "\n".join(rows2)))
+if "validation" in cm:
+    at = cm["validation"]["at_estimator_radii"]
+    rows = ["| estimator | radius | estimator median | estimator 1σ | CNN+MAF median | CNN+MAF 1σ |",
+            "|---|---|---|---|---|---|"]
+    for n, e in metrics["estimators"].items():
+        rows.append(f"| {n} | {e['radius_f']:.2f} R_h | {e['median_ratio']:.3f} | {e['scatter']:.3f} | "
+                    f"{at[n]['median_ratio']:.3f} | {at[n]['scatter']:.3f} |")
+    rows2 = ["| set (n) | " + " | ".join(f"f={f:.1f}" for f in RADII_F) + " |", "|---" * (len(RADII_F) + 1) + "|"]
+    for split in ("train", "validation"):
+        if split in cm:
+            rows2.append(f"| {split} ({cm[split]['n']}): median | " + " | ".join(f"{x:.3f}" for x in cm[split]["median_ratio"]) + " |")
+            rows2.append(f"| {split}: 1σ | " + " | ".join(f"{x:.3f}" for x in cm[split]["scatter"]) + " |")
+    display(Markdown("\n".join(rows) + "\n\nMedian ratio and 1σ scatter of the joint model at every radius:\n\n"
+                     + "\n".join(rows2)))
+else:
+    display(Markdown("*metrics.json has no validation results for the joint model.*"))
 
 # %% [markdown]
-# ## Fig. B.1: full posteriors of the four projections
+# ## Fig. B.1: full posteriors of the four projections of Fig. 5 (joint model)
+# Pairwise distributions of the posterior samples of the ten log10 masses; blue lines mark
+# the true values, dashed lines the 16/50/84 percentiles of each marginal.
 
 # %%
 for i in pick:
     fig = figures.posterior_corner(val["samples"][:, i], val["labels"][i])
-    fig.suptitle(f"{val['galaxy_id'][i]} (los {val['los'][i]})")
+    fig.suptitle(f"{name[val['suite'][i]]}: {val['galaxy_id'][i]} (los {val['los'][i]}), "
+                 f"{val['samples'].shape[0]} samples", fontsize=14)
     plt.show()

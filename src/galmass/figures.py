@@ -1,4 +1,5 @@
-"""Figures of the generalisation and calibration sections (Figs. 8-10, C.1, D.1, D.2).
+"""Figures of the book: estimators (Fig. 4), CNN checks, posteriors (Figs. 5-7, B.1),
+generalisation and calibration (Figs. 8-10, C.1, D.1, D.2).
 
 Each function takes computed arrays (never reads files) and returns the matplotlib Figure.
 """
@@ -8,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ratio_bands", "binned_prediction_grid", "tarp_panels", "marginal_coverage_grid",
-           "uncertainty_vs_radius"]
+           "uncertainty_vs_radius", "estimator_pdfs", "training_curves", "predicted_vs_true",
+           "mass_profiles", "posterior_corner"]
 
 
 def _plt():
@@ -18,17 +20,19 @@ def _plt():
 
 
 def ratio_bands(panels: dict[str, dict[str, dict[str, np.ndarray]]], estimators=None,
-                ylim=(0.5, 1.6), label_fmt: str = "trained on {}"):
-    """Figs. 8-9: per panel (evaluation set), median ratio and 1-sigma band vs f per model.
+                ylim=(0.5, 1.6), label_fmt: str = "trained on {}", colors: dict[str, str] | None = None):
+    """Figs. 6-9: per panel, median ratio and 1-sigma band vs f per curve (a model or a set).
 
-    ``panels[panel][model] = {"f", "median_ratio", "p16", "p84"}``; ``estimators[panel]``
-    optionally maps estimator name -> (f, median, p16, p84) drawn as gray markers.
+    ``panels[panel][curve] = {"f", "median_ratio", "p16", "p84"}``; ``estimators[panel]``
+    optionally maps estimator name -> (f, median, p16, p84) drawn as gray markers with
+    1-sigma error bars; ``colors`` optionally maps a curve label to its colour.
     """
     plt = _plt()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False, sharey=True)
     for ax, (panel, models) in zip(axes[0], panels.items()):
         for k, (model, c) in enumerate(models.items()):
-            line, = ax.plot(c["f"], c["median_ratio"], lw=2, label=label_fmt.format(model))
+            line, = ax.plot(c["f"], c["median_ratio"], lw=2, label=label_fmt.format(model),
+                            color=(colors or {}).get(model))
             ax.fill_between(c["f"], c["p16"], c["p84"], color=line.get_color(), alpha=0.2)
         if estimators and panel in estimators:
             for name, (f, med, lo, hi) in estimators[panel].items():
@@ -175,8 +179,10 @@ def estimator_pdfs(ratios: dict[str, dict[str, np.ndarray]], joint_label: str, b
     return fig
 
 
-def training_curves(histories: dict[str, dict]):
-    """Training and validation loss per epoch (log scale) of each model's CNN."""
+def training_curves(histories: dict[str, dict], logy: bool = True,
+                    ylabel: str = "MSE (standardised targets)"):
+    """Training and validation loss per epoch of each model (``histories[name]`` has
+    ``train_loss``, ``val_loss`` and optionally ``best_epoch``, marked with a dot)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, h in histories.items():
@@ -184,9 +190,10 @@ def training_curves(histories: dict[str, dict]):
         ax.plot(h["val_loss"], ls="--", color=line.get_color(), label=f"{name}: validation")
         if h.get("best_epoch", -1) >= 0:
             ax.plot(h["best_epoch"], h["val_loss"][h["best_epoch"]], "o", color=line.get_color())
-    ax.set_yscale("log")
+    if logy:
+        ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE (standardised targets)")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -212,29 +219,67 @@ def predicted_vs_true(radii_f, log_true: np.ndarray, log_pred: np.ndarray):
     return fig
 
 
-def mass_profiles(examples: list[dict]):
-    """Fig. 5: per example, the true M(<f R_h) (line), the CNN+MAF median with 16/84 bars and
-    the literature estimators (gray markers, black edges). Each example is a dict with
-    ``title, f, truth, p16, p50, p84, est_f, est_log_mass`` (log10 Msun)."""
+def mass_profiles(examples: list[dict], ncols: int = 2):
+    """Fig. 5: per example (panel), the true M(<f R_h) (black line), CNN+MAF posterior
+    medians with 16/84 error bars and the literature estimators (gray, black edges).
+
+    Each example is a dict with ``title, f, truth, est_f, est_log_mass`` and ``pred``, a
+    dict model label -> (p16, p50, p84) arrays over ``f`` (one marker colour per model;
+    all log10 Msun).
+    """
     plt = _plt()
-    fig, axes = plt.subplots(1, len(examples), figsize=(4 * len(examples), 3.8), squeeze=False)
-    for ax, e in zip(axes[0], examples):
-        ax.plot(e["f"], e["truth"], "k-", label="true")
-        ax.errorbar(e["f"], e["p50"], yerr=[e["p50"] - e["p16"], e["p84"] - e["p50"]], fmt="o",
-                    color="tab:pink", ms=4, label="CNN+MAF")
+    n = len(examples)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.6 * nrows), squeeze=False)
+    colors = ["tab:pink", "tab:blue", "tab:green", "tab:orange"]
+    for k, ax in enumerate(axes.flat):
+        if k >= n:
+            ax.axis("off")
+            continue
+        e = examples[k]
+        f = np.asarray(e["f"], dtype=float)
+        ax.plot(f, e["truth"], "k-", label="true")
+        for j, (label, (p16, p50, p84)) in enumerate(e["pred"].items()):
+            dx = 0.012 * (j - (len(e["pred"]) - 1) / 2) * (f.max() - f.min())  # side by side
+            ax.errorbar(f + dx, p50, yerr=[np.asarray(p50) - p16, np.asarray(p84) - p50], fmt="o",
+                        color=colors[j % len(colors)], ms=4, label=label)
         ax.plot(e["est_f"], e["est_log_mass"], "s", color="0.6", mec="k", ms=6, label="estimators")
         ax.set_title(e["title"], fontsize=8)
         ax.set_xlabel(r"$f = r / R_h$")
-    axes[0, 0].set_ylabel(r"$\log_{10} M(<f R_h)\ [M_\odot]$")
-    axes[0, 0].legend(fontsize=7)
+        ax.set_ylabel(r"$\log_{10} M(<f R_h)\ [M_\odot]$")
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def posterior_corner(samples: np.ndarray, truth: np.ndarray, labels=None):
-    """Fig. B.1: corner plot of one posterior (n_samples, n_dims) with the truth marked."""
+class _DropCornerContourWarning:
+    """Logging filter for corner's per-panel "Too few points to create valid contours"."""
+
+    def filter(self, record) -> bool:
+        return "Too few points to create valid contours" not in record.getMessage()
+
+
+def posterior_corner(samples: np.ndarray, truth: np.ndarray, labels=None, radii_f=None):
+    """Fig. B.1: corner plot of one posterior (n_samples, n_dims) with the truth marked and
+    the 16/50/84 percentiles of each marginal. Labels default to ``f=<radius>`` from
+    ``radii_f`` (default: the ten radii of the labels)."""
+    import logging
+
     import corner
 
-    labels = labels or [f"f={f:.1f}" for f in np.round(np.arange(0.6, 2.41, 0.2), 1)][: samples.shape[1]]
-    return corner.corner(samples, labels=labels, truths=truth, quantiles=[0.16, 0.5, 0.84],
-                         label_kwargs={"fontsize": 7}, plot_datapoints=False)
+    from .constants import RADII_F
+
+    samples = np.asarray(samples, dtype=float)
+    if labels is None:
+        radii = RADII_F if radii_f is None else radii_f
+        labels = [f"f={f:.1f}" for f in radii][: samples.shape[1]]
+    root = logging.getLogger()
+    flt = _DropCornerContourWarning()
+    root.addFilter(flt)  # small sample counts make some 2D contours undefined: not an error
+    try:
+        return corner.corner(samples, labels=labels, truths=truth, quantiles=[0.16, 0.5, 0.84],
+                             label_kwargs={"fontsize": 8}, plot_datapoints=False,
+                             smooth=1.0 if len(samples) < 2000 else None)
+    finally:
+        root.removeFilter(flt)
