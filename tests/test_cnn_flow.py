@@ -130,3 +130,16 @@ def test_mass_scale_is_dimensional_estimate():
     from galmass.constants import G
     # R_h = 0.3 kpc, sigma = 10 km/s: R sigma^2 / G = 6.98e6 Msun
     assert 10 ** mass_scale(np.array([[0.3, 10.0, 23.0]]))[0] == pytest.approx(0.3 * 100 / G)
+
+
+def test_shipped_default_model_loads_and_predicts():
+    from importlib.resources import files
+
+    d = files("galmass") / "default_model"
+    model = MassModel.load(d)
+    assert model.domain is not None and (d / "metrics.json").is_file()
+    rng = np.random.default_rng(0)
+    s = model.map_size
+    m1 = rng.random((2, s, s)).astype(np.float32)
+    out = model.predict(m1, m1, np.array([[0.3, 10.0, 23.0], [1.0, 40.0, 90.0]]), n_samples=50)
+    assert out["p50"].shape == (2, 10) and np.all(out["p16"] <= out["p84"])

@@ -244,7 +244,7 @@ def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size
     ``early_stop_patience``; the best-validation weights are returned. With ``workdir`` a
     checkpoint is written atomically after every epoch and an interrupted run resumes.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     cfg = config or CNNConfig()
     for name, d in (("train", train), ("validation", val)):

@@ -86,7 +86,7 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
     validation-loss weights are kept; with ``workdir`` training checkpoints every epoch
     (atomically) and resumes after an interruption.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     cfg = config or FlowConfig()
     _check("flow training set", theta_train, x_train)

@@ -6,7 +6,7 @@ import contextlib
 import os
 from typing import Any, Callable, Iterable, Iterator
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 __all__ = ["dask_client", "map_with_progress"]
 

@@ -273,7 +273,7 @@ def predict_set(model, cfg: Config, suites, split, max_n, seed: int, n_samples: 
 
 def evaluate_all(config: str | Path, progress: bool = True) -> Path:
     """Predictions of every model on its evaluation sets, then ``metrics.json``."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .metrics import write_metrics
     from .model import MassModel
