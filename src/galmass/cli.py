@@ -2,6 +2,7 @@
 
 ``galmass suites build --config configs/default.yaml``   build the mock suites (HDF5, Dask)
 ``galmass suites summary --config configs/default.yaml`` print what makes the suites differ
+``galmass predict CATALOG [--model DIR] [--distance KPC] ...`` mass profile of a galaxy's stars
 """
 
 from __future__ import annotations
@@ -103,6 +104,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import format_prediction, plot_profile, predict, read_catalog, write_prediction
+
+    cat = read_catalog(args.catalog, distance_kpc=args.distance, p_member_min=args.p_member_min,
+                       format=args.format)
+    table = predict(cat, model=args.model, n_samples=args.n_samples)
+    if args.out:  # outputs first: a failure to write them is then the only line on stderr
+        write_prediction(table, args.out)
+    if args.plot:
+        plot_profile(table, args.plot)
+    print(format_prediction(table))
+    if table.meta["ood"]:
+        print(f"galmass: warning: outside the training domain, the prediction is an extrapolation: "
+              f"{table.meta['ood_reason']}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="galmass", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--config", required=True, help="run profile, e.g. configs/default.yaml")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_cmd_evaluate)
+    pr = sub.add_parser("predict", help="posterior mass profile M(< f R_h) of a galaxy from its star catalogue")
+    pr.add_argument("catalog", help="CSV/ECSV/FITS table (x, y [kpc] or ra, dec [deg]; v_los [km/s]; "
+                                    "optional v_err, p_member), a Walker *_spec.dat or a Gaia Challenge file")
+    pr.add_argument("--model", help="model directory (default: the model shipped with galmass)")
+    pr.add_argument("--distance", type=float, help="distance [kpc], for ra/dec positions")
+    pr.add_argument("--p-member-min", type=float, default=0.5,
+                    help="drop stars with a membership probability below this [0.5]")
+    pr.add_argument("--format", choices=("auto", "table", "walker", "gaia"), default="auto",
+                    help="catalogue format [auto]")
+    pr.add_argument("--n-samples", type=int, default=1000, help="posterior samples [1000]")
+    pr.add_argument("--out", help="write the profile to this CSV file (.ecsv keeps the metadata)")
+    pr.add_argument("--plot", help="plot the profile to this image file (e.g. profile.png)")
+    pr.set_defaults(func=_cmd_predict)
     return p
 
 
