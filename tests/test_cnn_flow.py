@@ -143,3 +143,12 @@ def test_shipped_default_model_loads_and_predicts():
     m1 = rng.random((2, s, s)).astype(np.float32)
     out = model.predict(m1, m1, np.array([[0.3, 10.0, 23.0], [1.0, 40.0, 90.0]]), n_samples=50)
     assert out["p50"].shape == (2, 10) and np.all(out["p16"] <= out["p84"])
+
+
+def test_sampling_leaves_global_torch_rng_alone(trained):
+    model, va, _ = trained
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    model.sample(va["map1"][:2], va["map2"][:2], va["scalars"][:2], n_samples=10, seed=7)
+    assert torch.equal(torch.rand(3), expected)

@@ -148,10 +148,11 @@ def sample_posterior(net, x: np.ndarray, n_samples: int = 1000, seed: int = 0,
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or not np.all(np.isfinite(x)):
         raise GalmassError("flow features must be a finite (N, n_features) array")
-    torch.manual_seed(seed)
     out = []
     net.eval()
-    with torch.no_grad():
+    # seeded without touching the caller's global torch random state
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
         for i in range(0, len(x), batch):
             s = net.sample((n_samples,), condition=torch.from_numpy(x[i:i + batch]))
             out.append(s.cpu().numpy())
