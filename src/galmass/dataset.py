@@ -74,9 +74,9 @@ import numpy as np
 from . import __version__
 from .config import DatasetConfig
 from .constants import RADII_F
-from .errors import GalmassError
+from .errors import GalmassError, one_line
 from .galaxy import Galaxy
-from .storage import _move_aside, code_hash
+from .storage import code_hash, move_aside, read_shard_entries
 
 __all__ = [
     "SCALAR_NAMES",
@@ -227,43 +227,6 @@ _ROW_KEYS = ("map1", "map2", "scalars", "labels", "los", "direction", "n_sample"
 _INDEX_ARRAYS = ("scalars", "labels", "est_log_mass", "est_log_truth")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _read_galaxies(path: str) -> list[tuple[Galaxy | None, str, str]]:
-    """Galaxies of a suite shard as ``(galaxy or None, name, reason)``.
-
-    :func:`galmass.storage.read_shard` refuses a whole shard when one galaxy is invalid
-    (e.g. NaN positions); then the galaxies are rebuilt one by one and the invalid ones
-    come back as ``None`` with the reason.
-    """
-    from .profiles import profile_from_dict
-    from .storage import read_shard
-
-    try:
-        return [(g, g.name, "") for g in read_shard(path)]
-    except GalmassError as exc:
-        if "cannot read galaxy shard" in str(exc):
-            raise
-    out: list[tuple[Galaxy | None, str, str]] = []
-    with h5py.File(path, "r") as f:
-        off = f["offsets"][:]
-        pos, vel, mass = f["star_pos"][:], f["star_vel"][:], f["star_mass"][:]
-        names = [s.decode() if isinstance(s, bytes) else s for s in f["name"][:]]
-        suites = [s.decode() if isinstance(s, bytes) else s for s in f["suite"][:]]
-        metas = [json.loads(s) for s in f["meta"][:]]
-    for i, (name, suite, meta) in enumerate(zip(names, suites, metas)):
-        sl = slice(off[i], off[i + 1])
-        try:
-            profile = profile_from_dict(meta.pop("mass_profile"))
-            out.append((Galaxy(name, suite, pos[sl].astype(float), vel[sl].astype(float), mass[sl],
-                               profile, meta), name, ""))
-        except GalmassError as exc:
-            out.append((None, name, _one_line(exc)))
-    return out
-
-
 @dataclass(frozen=True)
 class _ShardTask:
     suite: str
@@ -282,7 +245,7 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
     gidx: list[int] = []
     skipped: list[tuple[int, str, str]] = []
     for src, first, lo, hi in task.sources:
-        gals = _read_galaxies(src)
+        gals = read_shard_entries(src)
         for local in range(lo, hi):
             index = first + local
             gal, name, reason = gals[local]
@@ -294,7 +257,7 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
                         n_max_sample=params["n_max_sample"], min_stars=params["min_stars"],
                         kde_bandwidth=params["kde_bandwidth"])
                 except GalmassError as exc:
-                    reason = _one_line(exc)
+                    reason = one_line(exc)
             if reason:
                 skipped.append((index, name, reason))
                 continue
@@ -478,7 +441,7 @@ def build_dataset(params: DatasetConfig | Mapping[str, Any] | None, suites: Sequ
                 if not replace_stale:
                     raise GalmassError(f"{directory} holds a dataset built with other parameters or code "
                                        f"({old}); remove it, choose another data_dir, or use --replace-stale")
-                moved = _move_aside(directory)
+                moved = move_aside(directory)
                 log.warning("dataset %s: stale build moved aside to %s", suite, moved)
                 directory.mkdir(parents=True)
         if not mpath.exists():

@@ -10,3 +10,8 @@ from __future__ import annotations
 
 class GalmassError(ValueError):
     """A clear, one-line error about bad input or configuration."""
+
+
+def one_line(text: object) -> str:
+    """``str(text)`` with every run of whitespace (newlines included) folded to one space."""
+    return " ".join(str(text).split())

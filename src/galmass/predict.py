@@ -86,7 +86,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import GalmassError
+from .errors import GalmassError, one_line
 
 __all__ = [
     "Catalog",
@@ -136,10 +136,6 @@ _UNITS = {"x": "kpc", "y": "kpc", "ra": "deg", "dec": "deg", "v_los": "km / s",
 _TABLE_SUFFIXES = (".csv", ".ecsv", ".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".hdf5",
                    ".h5", ".vot", ".xml", ".parquet")
 _FORMATS = ("auto", "table", "walker", "gaia")
-
-
-def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -428,7 +424,7 @@ def _detect_format(path: Path) -> str:
         with open(path, "rb") as fh:
             head = fh.read(65536)
     except OSError as exc:
-        raise GalmassError(f"cannot read catalogue {path}: {_one_line(exc)}") from None
+        raise GalmassError(f"cannot read catalogue {path}: {one_line(exc)}") from None
     for line in head.decode("latin-1").splitlines():
         tok = line.split()
         if not tok or tok[0].startswith("#"):
@@ -461,7 +457,7 @@ def _read_table(path: Path):
             table = Table.read(path, **kwargs)
     except Exception as exc:  # astropy raises many types for unreadable files
         raise GalmassError(f"cannot read catalogue {path} as a table (CSV, ECSV or FITS): "
-                           f"{type(exc).__name__}: {_one_line(exc)[:200]}") from None
+                           f"{type(exc).__name__}: {one_line(exc)[:200]}") from None
     if len(table) == 0:
         raise GalmassError(f"catalogue {path} has no rows")
     return table
@@ -476,7 +472,7 @@ def _as_table(source: Any):
         try:
             return Table({str(k): np.asarray(v) for k, v in source.items()})
         except Exception as exc:
-            raise GalmassError(f"cannot make a table of the catalogue dict: {_one_line(exc)}") from None
+            raise GalmassError(f"cannot make a table of the catalogue dict: {one_line(exc)}") from None
     raise GalmassError(f"a catalogue must be a path, an astropy Table or a dict of arrays, "
                        f"got {type(source).__name__}")
 
@@ -576,7 +572,7 @@ def _loadtxt(path: Path, what: str) -> np.ndarray:
             warnings.simplefilter("ignore")
             data = np.loadtxt(path, ndmin=2)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise GalmassError(f"cannot read {path} as a {what} file: {_one_line(exc)[:200]}") from None
+        raise GalmassError(f"cannot read {path} as a {what} file: {one_line(exc)[:200]}") from None
     if data.size == 0:
         raise GalmassError(f"catalogue {path} has no rows")
     return data
@@ -921,7 +917,7 @@ def write_prediction(table, path: str | Path) -> Path:
             warnings.simplefilter("ignore")
             table.write(p, format=fmt, overwrite=True)
     except OSError as exc:
-        raise GalmassError(f"cannot write {p}: {_one_line(exc)}") from None
+        raise GalmassError(f"cannot write {p}: {one_line(exc)}") from None
     return p
 
 
@@ -959,5 +955,5 @@ def plot_profile(table, path: str | Path) -> Path:
     try:
         fig.savefig(p, dpi=120)
     except (OSError, ValueError) as exc:
-        raise GalmassError(f"cannot write the plot {p}: {_one_line(exc)}") from None
+        raise GalmassError(f"cannot write the plot {p}: {one_line(exc)}") from None
     return p

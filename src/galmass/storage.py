@@ -25,11 +25,11 @@ import h5py
 import numpy as np
 
 from . import __version__
-from .errors import GalmassError
+from .errors import GalmassError, one_line
 from .galaxy import Galaxy
 from .profiles import profile_from_dict
 
-__all__ = ["write_shard", "read_shard", "build_suite", "load_built_suite", "SuiteBuild"]
+__all__ = ["write_shard", "read_shard", "read_shard_entries", "move_aside", "build_suite", "load_built_suite", "SuiteBuild"]
 
 _STR = h5py.string_dtype()
 
@@ -58,8 +58,8 @@ def write_shard(path: str | Path, galaxies: list[Galaxy]) -> Path:
     return path
 
 
-def read_shard(path: str | Path) -> list[Galaxy]:
-    """Read all galaxies of a shard written by :func:`write_shard`."""
+def _shard_records(path: str | Path):
+    """The raw per-galaxy records of a shard: (name, suite, pos, vel, mass, meta)."""
     path = Path(path)
     try:
         with h5py.File(path, "r") as f:
@@ -70,12 +70,36 @@ def read_shard(path: str | Path) -> list[Galaxy]:
             metas = [json.loads(s) for s in f["meta"][:]]
     except (OSError, KeyError) as exc:
         raise GalmassError(f"cannot read galaxy shard {path}: {exc}") from None
-    out = []
     for i, (name, suite, meta) in enumerate(zip(names, suites, metas)):
         sl = slice(off[i], off[i + 1])
-        profile = profile_from_dict(meta.pop("mass_profile"))
-        out.append(Galaxy(name, suite, pos[sl].astype(float), vel[sl].astype(float), mass[sl],
-                          profile, meta))
+        yield name, suite, pos[sl].astype(float), vel[sl].astype(float), mass[sl], meta
+
+
+def _galaxy(name, suite, pos, vel, mass, meta) -> Galaxy:
+    return Galaxy(name, suite, pos, vel, mass, profile_from_dict(meta.pop("mass_profile")), meta)
+
+
+def read_shard(path: str | Path) -> list[Galaxy]:
+    """Read all galaxies of a shard written by :func:`write_shard`.
+
+    An unreadable file, or a galaxy that fails validation, raises :class:`GalmassError`.
+    """
+    return [_galaxy(*rec) for rec in _shard_records(path)]
+
+
+def read_shard_entries(path: str | Path) -> list[tuple[Galaxy | None, str, str]]:
+    """Galaxies of a shard as ``(galaxy or None, name, reason)``, read once.
+
+    Unlike :func:`read_shard`, a galaxy that fails validation (e.g. NaN positions) does not
+    refuse the whole shard: it comes back as ``None`` with the one-line reason. An
+    unreadable file still raises :class:`GalmassError`.
+    """
+    out: list[tuple[Galaxy | None, str, str]] = []
+    for rec in _shard_records(path):
+        try:
+            out.append((_galaxy(*rec), rec[0], ""))
+        except GalmassError as exc:
+            out.append((None, rec[0], one_line(exc)))
     return out
 
 
@@ -127,7 +151,8 @@ def code_hash(*modules: str) -> str:
 GENERATOR_MODULES = ("suites", "df", "profiles", "relations")
 
 
-def _move_aside(directory: Path) -> Path:
+def move_aside(directory: Path) -> Path:
+    """Rename ``directory`` to ``<name>.stale-<k>`` (first free k) and return the new path."""
     k = 1
     while (dest := directory.with_name(f"{directory.name}.stale-{k}")).exists():
         k += 1
@@ -165,7 +190,7 @@ def build_suite(suite: str, n_galaxies: int, seed: int, out_dir: str | Path, *,
                     f"{directory} holds a suite built with other parameters or code ({old}); "
                     f"remove it, choose another data_dir, or rebuild with --replace-stale"
                 )
-            moved = _move_aside(directory)
+            moved = move_aside(directory)
             print(f"suite {suite}: stale build moved aside to {moved}")
             directory.mkdir(parents=True)
     if not mpath.exists():

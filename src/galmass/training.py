@@ -116,17 +116,17 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
             {k: v for k, v in json.loads(json.dumps(spec)).items() if k != "flow"}
         if same_cnn:  # only the flow settings changed: keep the trained CNN
             reuse_cnn = (model.cnn, model.preprocessor, model.info)
-        from .storage import _move_aside
+        from .storage import move_aside
 
-        print(f"model {name}: stale model moved aside to {_move_aside(out)}"
+        print(f"model {name}: stale model moved aside to {move_aside(out)}"
               + (" (its CNN is reused: only the flow settings changed)" if same_cnn else ""))
     elif out.exists() and (out / "work" / "spec.json").exists() and \
             json.loads((out / "work" / "spec.json").read_text()) != json.loads(json.dumps(spec)):
         if not replace_stale:
             raise GalmassError(f"{out} holds an unfinished training with other settings; remove it, or use --replace-stale")
-        from .storage import _move_aside
+        from .storage import move_aside
 
-        print(f"model {name}: stale unfinished training moved aside to {_move_aside(out)}")
+        print(f"model {name}: stale unfinished training moved aside to {move_aside(out)}")
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     (work / "spec.json").write_text(json.dumps(spec))
@@ -214,20 +214,12 @@ def load_set(st: RunSettings, model: str, set_name: str) -> dict[str, np.ndarray
 
     if set_name == "validation":
         parts = [read(f"validation_{s}") for s in st.models[model]]
-        out = {}
-        for k in parts[0]:
-            if k == "samples":
-                out[k] = np.concatenate([p[k] for p in parts], axis=1)
-            else:
-                out[k] = np.concatenate([p[k] for p in parts])
-        # samples exist for the first projections of each part only: keep rows aligned
+        # samples exist for the first projections of each part only: those rows come first
         n_s = [p["samples"].shape[1] for p in parts]
-        order = np.concatenate([np.arange(sum(len(q["labels"]) for q in parts[:i]),
-                                          sum(len(q["labels"]) for q in parts[:i]) + n)
-                                for i, n in enumerate(n_s)])
-        rest = np.setdiff1d(np.arange(len(out["labels"])), order)
-        perm = np.concatenate([order, rest])
-        return {k: (v if k == "samples" else v[perm]) for k, v in out.items()}
+        out = {k: np.concatenate([p[k][:n] for p, n in zip(parts, n_s)] + [p[k][n:] for p, n in zip(parts, n_s)])
+               for k in parts[0] if k != "samples"}
+        out["samples"] = np.concatenate([p["samples"] for p in parts], axis=1)
+        return out
     if set_name.startswith("train_"):
         p = read("train")
         sel = p["suite"] == set_name[len("train_"):]
