@@ -442,3 +442,61 @@ def test_cli_bad_input_is_one_line(cli_runs, case, words):
     for w in words:
         assert w in lines[0], lines[0]
     assert "Traceback" not in err and out == ""
+
+
+# --------------------------------------------------------------------------- reference and real galaxies
+def test_gaia_challenge_exact_mass_is_the_zhao_integral():
+    """Closed form (2F1) = NFW's ln(1+x) - x/(1+x) for gamma=1 and = numerical quadrature for gamma=0."""
+    from scipy.integrate import quad
+
+    from galmass.realdata import GAIA_CHALLENGE
+
+    cusp, core = GAIA_CHALLENGE["PlumCuspOm"], GAIA_CHALLENGE["PlumCoreOm"]
+    r = np.array([0.01, 0.1, 0.3, 1.0, 5.0])
+    nfw = 4 * np.pi * cusp.rho_0 * (np.log1p(r) - r / (1 + r))
+    np.testing.assert_allclose(cusp.enclosed_mass(r), nfw, rtol=1e-10)
+    num = [4 * np.pi * core.rho_0 * quad(lambda s: s ** 2 * (1 + s) ** -3, 0, x)[0] for x in r]
+    np.testing.assert_allclose(core.enclosed_mass(r), num, rtol=1e-8)
+
+
+def test_gaia_challenge_and_dwarfs_end_to_end(shared_data, model):
+    from galmass.realdata import (evaluate_gaia_challenge, gaia_challenge_files, gaia_challenge_summary,
+                                  interp_profile_at, predict_dwarfs)
+
+    assert len(gaia_challenge_files("PlumCoreOm", 1000, False, shared_data)) == 5
+    assert all(p.name.endswith("_err.dat") for p in gaia_challenge_files("PlumCoreOm", 1000, True, shared_data))
+    with pytest.raises(GalmassError, match="unknown Gaia Challenge model"):
+        gaia_challenge_files("Plum", root=shared_data)
+    gc = evaluate_gaia_challenge(model, n_stars=(10000,), n_samples=100, root=shared_data)
+    assert len(gc) == 2 * 2 * 10 and set(gc["errors"]) == {False, True}
+    s = gaia_challenge_summary(gc)
+    assert len(s) == 4 and np.all((s["fraction_in_68"] >= 0) & (s["fraction_in_68"] <= 1))
+    inside = (gc["log10_m_p16"] <= gc["log10_m_true"]) & (gc["log10_m_true"] <= gc["log10_m_p84"])
+    assert np.array_equal(np.asarray(gc["inside_68"]), np.asarray(inside))
+    dw, prof = predict_dwarfs(model, n_samples=100, root=shared_data)
+    assert list(dw["name"])[2] == "Draco" and len(dw) == 9 and set(prof) == set(dw["name"])
+    draco = dw[2]
+    assert draco["log10_m_wolf_lvdb"] == pytest.approx(7.21, abs=0.3) and 400 < draco["n_stars"] < 600
+    assert draco["log10_m_p16"] <= draco["log10_m_p50"] <= draco["log10_m_p84"]
+    t = prof["Draco"]
+    assert np.isnan(interp_profile_at(t, 100.0)[1])
+    assert interp_profile_at(t, float(t["r_kpc"][3]))[1] == pytest.approx(float(t["log10_m_p50"][3]))
+    from galmass import figures
+    from galmass.realdata import GAIA_CHALLENGE
+
+    fig = figures.gaia_challenge_profiles(gc, {k: v.enclosed_mass for k, v in GAIA_CHALLENGE.items()})
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 1 + 2  # exact + one sample per error case
+    assert len(figures.dwarf_profiles(prof, dw).axes) == 9
+    assert len(figures.wolf_comparison(dw).axes[0].texts) == int(np.sum(np.isfinite(dw["log10_m_p50"])))
+
+
+def test_real_galaxies_model_choice(tmp_path):
+    from galmass.config import load_config
+    from galmass.realdata import model_for_profile
+
+    assert model_for_profile(load_config("configs/default.yaml")) is None
+    assert str(model_for_profile(load_config("configs/smoke.yaml"))) == "models/smoke/joint"
+    p = tmp_path / "c.yaml"
+    p.write_text("real_galaxies:\n  model: nope\n")
+    with pytest.raises(GalmassError, match="real_galaxies.model"):
+        model_for_profile(load_config(p))

@@ -68,6 +68,14 @@ class DatasetConfig:
         Fraction of the training galaxies (not projections) held out for validation.
     shard_size : int
         Galaxies per dataset HDF5 shard (the unit of work and of resumption).
+    n_sample_range : (int, int) or None
+        Observational realism: each projection keeps a star count drawn log-uniformly in
+        this range (real spectroscopic samples have ~100-3000 members) instead of
+        ``min(n_particles, n_max_sample)``. None: the paper's rule.
+    v_err_range : (float, float) or None
+        Observational realism: Gaussian velocity errors whose typical value per projection
+        is uniform in this range [km/s] (0.2 dex star-to-star scatter), removed from
+        ``sigma_los``/``v_p98`` as at prediction time. None: exact velocities (the paper).
     """
 
     n_los: int = 16
@@ -81,6 +89,8 @@ class DatasetConfig:
     balance_range: tuple[float, float] = (7.5, 11.0)
     validation_fraction: float = 0.2
     shard_size: int = 50
+    n_sample_range: tuple[int, int] | None = None
+    v_err_range: tuple[float, float] | None = None
 
 
 @dataclass
@@ -136,6 +146,26 @@ def _check_dataset(d: DatasetConfig, path: Path) -> None:
     if not lo < hi:
         raise GalmassError(f"config {path}: dataset.balance_range must be (low, high) with low < high")
     d.balance_range = (lo, hi)
+    if d.n_sample_range is not None:
+        try:
+            a, b = d.n_sample_range
+            ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (a, b)) and max(2, d.min_stars) <= a <= b
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise GalmassError(f"config {path}: dataset.n_sample_range must be two integers "
+                               f"(low, high) with min_stars <= low <= high, got {d.n_sample_range!r}")
+        d.n_sample_range = (int(a), int(b))
+    if d.v_err_range is not None:
+        try:
+            a, b = (float(v) for v in d.v_err_range)
+            ok = 0.0 < a <= b
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise GalmassError(f"config {path}: dataset.v_err_range must be two numbers [km/s] "
+                               f"with 0 < low <= high, got {d.v_err_range!r}")
+        d.v_err_range = (a, b)
     if not isinstance(d.balance, bool):
         raise GalmassError(f"config {path}: dataset.balance must be true or false")
     if not 0.0 <= float(d.validation_fraction) < 1.0:

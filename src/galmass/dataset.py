@@ -131,7 +131,8 @@ def projection_rng(seed: int, suite: str, index: int) -> np.random.Generator:
 
 def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_size: int, *,
                    n_min_sample: int = 200, n_max_sample: int = 10_000, min_stars: int = 50,
-                   kde_bandwidth: str = "paper") -> dict[str, np.ndarray]:
+                   kde_bandwidth: str = "paper", n_sample_range: Sequence[int] | None = None,
+                   v_err_range: Sequence[float] | None = None) -> dict[str, np.ndarray]:
     """All ``n_los`` projections of a galaxy as CNN inputs and labels.
 
     Each line of sight gets its own random sub-sample of
@@ -157,6 +158,16 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
     kde_bandwidth : {"paper", "scott"}
         ``"paper"`` (Appendix A): the ``n`` of Scott's factor is the number of stars of the
         projection within ``0.5 R_h`` (at least 1); ``"scott"``: all stars of the projection.
+    n_sample_range : (int, int), optional
+        Observational realism: each projection draws its own star count log-uniformly in
+        this range (:func:`~galmass.projection.draw_sample_sizes`, capped at the galaxy's
+        stars) instead of ``subsample_size``.
+    v_err_range : (float, float), optional
+        Observational realism: Gaussian velocity errors [km/s]
+        (:func:`~galmass.projection.draw_velocity_errors`) are added to ``v_los``; the maps
+        use the observed velocities, ``sigma_los`` and ``v_p98`` are corrected for the
+        errors (:func:`~galmass.projection.correct_for_errors`) and the estimators subtract
+        them, exactly as :func:`galmass.predict.predict` does with a catalogue's ``v_err``.
 
     Returns
     -------
@@ -174,7 +185,9 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
     """
     from .estimators import ESTIMATORS, apply_all
     from .maps import phase_maps, position_maps
-    from .projection import project_all, subsample_size
+    from .projection import (correct_for_errors, draw_sample_sizes, draw_velocity_errors,
+                             fibonacci_directions, project, project_all, sigma_los, subsample_size,
+                             v_p98)
 
     if kde_bandwidth not in ("paper", "scott"):
         raise GalmassError(f"kde_bandwidth must be 'paper' or 'scott', got {kde_bandwidth!r}")
@@ -185,8 +198,24 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
     if not (np.all(np.isfinite(galaxy.star_pos)) and np.all(np.isfinite(galaxy.star_vel))):
         raise GalmassError(f"galaxy {galaxy.name!r}: star positions or velocities contain NaN "
                            f"or infinite values")
-    n_sample = subsample_size(n, n_min_sample, n_max_sample)
-    projs = project_all(galaxy, n_los, rng, n_sample=n_sample, min_stars=min_stars)
+    if n_sample_range is None:
+        n_sample = subsample_size(n, n_min_sample, n_max_sample)
+        projs = project_all(galaxy, n_los, rng, n_sample=n_sample, min_stars=min_stars)
+    else:
+        sizes = draw_sample_sizes(n, n_los, rng, n_sample_range, min_stars)
+        projs = [project(galaxy, d, rng, n_sample=int(k), los_index=i, min_stars=min_stars)
+                 for i, (d, k) in enumerate(zip(fibonacci_directions(n_los), sizes))]
+    # observed velocities (with errors when asked) and the error-corrected scalars
+    vel, errs, sig, vp, vp_obs = [], [], [], [], []
+    for p in projs:
+        v, err = p.v_los, None
+        if v_err_range is not None:
+            err = draw_velocity_errors(len(v), rng, v_err_range)
+            v = v + rng.normal(0.0, err)
+            v = v - v.mean()
+        s_obs, p_obs = sigma_los(v), v_p98(v)
+        s_int, p_int = correct_for_errors(s_obs, p_obs, err, f"galaxy {galaxy.name!r}")
+        vel.append(v); errs.append(err); sig.append(s_int); vp.append(p_int); vp_obs.append(p_obs)
     rh = [p.r_half for p in projs]
     Rs = [p.R for p in projs]
     if kde_bandwidth == "paper":
@@ -195,12 +224,11 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
         bw = None
     shape = (int(map_size), int(map_size))
     map1 = position_maps([p.x for p in projs], [p.y for p in projs], rh, shape, bandwidth_points=bw)
-    map2 = phase_maps(Rs, [p.v_los for p in projs], rh, [p.v_p98 for p in projs], shape,
-                      bandwidth_points=bw)
+    map2 = phase_maps(Rs, vel, rh, vp_obs, shape, bandwidth_points=bw)
     out = {
         "map1": np.ascontiguousarray(map1, dtype=np.float32),
         "map2": np.ascontiguousarray(map2, dtype=np.float32),
-        "scalars": np.array([[p.r_half, p.sigma_los, p.v_p98] for p in projs], dtype=np.float64),
+        "scalars": np.array([[p.r_half, a, b] for p, a, b in zip(projs, sig, vp)], dtype=np.float64),
         "labels": np.array([p.log10_mass for p in projs], dtype=np.float64),
         "los": np.array([p.los_index for p in projs], dtype=np.int32),
         "direction": np.array([p.direction for p in projs], dtype=np.float64),
@@ -208,8 +236,8 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
     }
     # the literature estimators (Sect. 3) on the same sub-sample, and the truth at their radii
     est_m, est_t = [], []
-    for p in projs:
-        res = apply_all(p.R, p.v_los, p.r_half)
+    for p, v, err in zip(projs, vel, errs):
+        res = apply_all(p.R, v, p.r_half, v_err=err)
         est_m.append([np.log10(res[k][1]) for k in ESTIMATORS])
         est_t.append([np.log10(float(galaxy.enclosed_mass(res[k][0]))) for k in ESTIMATORS])
     out["est_log_mass"] = np.array(est_m, dtype=np.float64)
@@ -255,7 +283,9 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
                         gal, params["n_los"], projection_rng(params["seed"], task.suite, index),
                         params["map_size"], n_min_sample=params["n_min_sample"],
                         n_max_sample=params["n_max_sample"], min_stars=params["min_stars"],
-                        kde_bandwidth=params["kde_bandwidth"])
+                        kde_bandwidth=params["kde_bandwidth"],
+                        n_sample_range=params.get("n_sample_range"),
+                        v_err_range=params.get("v_err_range"))
                 except GalmassError as exc:
                     reason = one_line(exc)
             if reason:
@@ -421,7 +451,9 @@ def build_dataset(params: DatasetConfig | Mapping[str, Any] | None, suites: Sequ
     build_params = {"n_los": int(p.n_los), "map_size": int(p.map_size),
                     "n_min_sample": int(p.n_min_sample), "n_max_sample": int(p.n_max_sample),
                     "min_stars": int(p.min_stars), "kde_bandwidth": str(p.kde_bandwidth),
-                    "shard_size": int(p.shard_size), "seed": int(seed)}
+                    "shard_size": int(p.shard_size), "seed": int(seed),
+                    "n_sample_range": None if p.n_sample_range is None else [int(v) for v in p.n_sample_range],
+                    "v_err_range": None if p.v_err_range is None else [float(v) for v in p.v_err_range]}
     params_json = json.dumps(build_params, sort_keys=True)
     plan = {s: _suite_sources(suites_dir, s) for s in dict.fromkeys(suites)}
     tasks: list[_ShardTask] = []

@@ -247,7 +247,8 @@ def errani(R: np.ndarray, v_los: np.ndarray, r_half: float) -> tuple[float, floa
 
 
 def apply_all(R: np.ndarray, v_los: np.ndarray, r_half: float,
-              names: Iterable[str] | None = None) -> dict[str, tuple[float, float]]:
+              names: Iterable[str] | None = None,
+              v_err: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
     """Apply every estimator of :data:`ESTIMATORS` (or those in ``names``) to one projection.
 
     Parameters
@@ -260,13 +261,27 @@ def apply_all(R: np.ndarray, v_los: np.ndarray, r_half: float,
         Projected half-number radius [kpc].
     names : iterable of str, optional
         Subset of estimator names.
+    v_err : array_like, shape (N,), optional
+        1-sigma velocity errors [km/s]; ``mean(v_err^2)`` of the stars an estimator uses is
+        subtracted from its variance. A non-positive corrected variance gives mass NaN.
 
     Returns
     -------
     dict
         ``name -> (radius [kpc], mass [Msun])``.
     """
-    return {name: est(R, v_los, r_half) for name, est in _select(names).items()}
+    if v_err is None:
+        return {name: est(R, v_los, r_half) for name, est in _select(names).items()}
+    R = np.asarray(R, dtype=float)
+    v_err = np.asarray(v_err, dtype=float)
+    out = {}
+    for name, est in _select(names).items():
+        var = est.variance(R, v_los, r_half)
+        mask = np.ones(len(R), bool) if est.dispersion == "global" else R < est.aperture * r_half
+        var -= float(np.mean(v_err[mask] ** 2))
+        out[name] = (float(est.radius(r_half)),
+                     float(est.mass_from_variance(r_half, var)) if var > 0 else float("nan"))
+    return out
 
 
 def apply_to_projections(projections: Iterable[_ProjectionLike],

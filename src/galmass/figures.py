@@ -10,7 +10,8 @@ import numpy as np
 
 __all__ = ["ratio_bands", "binned_prediction_grid", "tarp_panels", "marginal_coverage_grid",
            "uncertainty_vs_radius", "estimator_pdfs", "training_curves", "predicted_vs_true",
-           "mass_profiles", "posterior_corner"]
+           "mass_profiles", "posterior_corner", "gaia_challenge_profiles", "dwarf_profiles",
+           "wolf_comparison"]
 
 
 def _plt():
@@ -283,3 +284,96 @@ def posterior_corner(samples: np.ndarray, truth: np.ndarray, labels=None, radii_
                              smooth=1.0 if len(samples) < 2000 else None)
     finally:
         root.removeFilter(flt)
+
+
+# --------------------------------------------------------------------------- real galaxies (notebook 07)
+def gaia_challenge_profiles(table, exact: dict):
+    """Gaia Challenge: per model (row) and sample size (column), the exact M(<r) (black) and
+    each sample's posterior median with 16-84 % band (blue: no errors, orange: 2 km/s errors).
+
+    ``table`` is :func:`galmass.realdata.evaluate_gaia_challenge`'s; ``exact`` maps a model
+    name to a callable r [kpc] -> M(<r) [Msun].
+    """
+    plt = _plt()
+    models = list(dict.fromkeys(np.asarray(table["model"]).astype(str)))
+    sizes = sorted(set(int(n) for n in table["n_stars"]))
+    fig, axes = plt.subplots(len(models), len(sizes), figsize=(4.4 * len(sizes), 3.6 * len(models)),
+                             squeeze=False)
+    mod, ns, er, smp = (np.asarray(table[c]) for c in ("model", "n_stars", "errors", "sample"))
+    for i, name in enumerate(models):
+        for j, n in enumerate(sizes):
+            ax = axes[i, j]
+            sel = (mod == name) & (ns == n)
+            r_all = np.asarray(table["r_kpc"])[sel]
+            rr = np.geomspace(r_all.min() * 0.9, r_all.max() * 1.1, 100)
+            ax.plot(rr, np.log10(exact[name](rr)), "k-", lw=1.5, label="exact", zorder=5)
+            for err, color in ((False, "C0"), (True, "C1")):
+                for k, s in enumerate(sorted(set(smp[sel & (er == err)]))):
+                    row = sel & (er == err) & (smp == s)
+                    r = np.asarray(table["r_kpc"])[row]
+                    ax.fill_between(r, np.asarray(table["log10_m_p16"])[row], np.asarray(table["log10_m_p84"])[row],
+                                    color=color, alpha=0.12, lw=0)
+                    ax.plot(r, np.asarray(table["log10_m_p50"])[row], color=color, lw=1,
+                            label=("2 km/s errors" if err else "no errors") if k == 0 else None)
+            ax.set_xscale("log")
+            ax.set_title(f"{name}, {n} stars", fontsize=9)
+            ax.set_xlabel("r [kpc]")
+            ax.set_ylabel(r"$\log_{10} M(<r)\ [M_\odot]$")
+            ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def dwarf_profiles(profiles: dict, summary, ncols: int = 3):
+    """The nine dwarfs: posterior M(<r) (median, 16-84 % band), the literature estimators on
+    the same stars (gray squares) and the Local Volume Database Wolf mass (red, with errors)."""
+    plt = _plt()
+    names = list(profiles)
+    nrows = int(np.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.2 * nrows), squeeze=False)
+    rows = {str(n): k for k, n in enumerate(summary["name"])}
+    for ax, name in zip(axes.flat, names):
+        t = profiles[name]
+        r = np.asarray(t["r_kpc"], float)
+        ax.fill_between(r, t["log10_m_p16"], t["log10_m_p84"], color="C0", alpha=0.3, lw=0)
+        ax.plot(r, t["log10_m_p50"], color="C0", lw=2, label="galmass")
+        est = [(v[0], v[1]) for v in t.meta["estimators"].values() if np.isfinite(v[1])]
+        if est:
+            ax.plot(*zip(*est), "s", color="0.6", mec="k", ms=5, label="estimators")
+        s = summary[rows[name]]
+        if np.isfinite(s["log10_m_wolf_lvdb"]):
+            ax.errorbar([s["r_wolf"]], [s["log10_m_wolf_lvdb"]],
+                        yerr=[[abs(s["log10_m_wolf_lvdb_em"])], [s["log10_m_wolf_lvdb_ep"]]],
+                        fmt="o", color="tab:red", ms=5, label="LVDB Wolf")
+        ax.set_xscale("log")
+        ax.set_title(name + ("  (outside training domain)" if t.meta["ood"] else ""), fontsize=8)
+        ax.set_xlabel("r [kpc]")
+        ax.set_ylabel(r"$\log_{10} M(<r)\ [M_\odot]$")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def wolf_comparison(summary):
+    """Model posterior M(< 4/3 R_h,LVDB) against the Local Volume Database Wolf mass (1:1 line)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    x = np.asarray(summary["log10_m_wolf_lvdb"], float)
+    y = np.asarray(summary["log10_m_p50"], float)
+    xe = [np.abs(np.asarray(summary["log10_m_wolf_lvdb_em"], float)), np.asarray(summary["log10_m_wolf_lvdb_ep"], float)]
+    ye = [y - np.asarray(summary["log10_m_p16"], float), np.asarray(summary["log10_m_p84"], float) - y]
+    ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="o", color="C0", ms=5)
+    for xi, yi, n in zip(x, y, summary["name"]):
+        if np.isfinite(xi) and np.isfinite(yi):
+            ax.annotate(str(n), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ok = np.isfinite(x) & np.isfinite(y)
+    lo, hi = np.nanmin(np.r_[x[ok], y[ok]]) - 0.2, np.nanmax(np.r_[x[ok], y[ok]]) + 0.2
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(r"LVDB Wolf: $\log_{10} M(<\frac{4}{3}R_h)\ [M_\odot]$")
+    ax.set_ylabel(r"galmass: $\log_{10} M(<\frac{4}{3}R_h)\ [M_\odot]$")
+    fig.tight_layout()
+    return fig

@@ -35,9 +35,10 @@ Pipeline
    the tangent point. ``centre="origin"`` keeps ``x, y`` as given (the default of
    :func:`read_gaia_challenge`, whose mocks are centred by construction).
 4. **Inputs, exactly as in training** (:func:`projection_inputs`, the same calls as
-   :func:`galmass.dataset.project_galaxy`). Catalogues with more than ``n_max_sample`` =
-   10,000 stars are randomly sub-sampled to 10,000 (seeded), like the training
-   projections (:func:`galmass.projection.subsample_size`). The systemic velocity is
+   :func:`galmass.dataset.project_galaxy`). Catalogues with more stars than the largest
+   training projection (``n_max_sample``, 10,000, or the top of ``n_sample_range`` when the
+   model was trained with observational realism) are randomly sub-sampled to it (seeded),
+   like the training projections. The systemic velocity is
    removed: ``v = v_los - mean(v_los)`` (default ``v_sys="mean"``, the unweighted mean, as
    in training; ``"weighted"`` uses the ``p_member``-weighted mean, ``"median"`` the
    median, a number a known systemic velocity). Then ``R_h = median(sqrt(x^2 + y^2))``
@@ -47,8 +48,8 @@ Pipeline
    ``v_sys`` only moves the phase map), and the two KDE maps
    (:func:`galmass.maps.position_maps`, :func:`galmass.maps.phase_maps`) with the
    ``"paper"`` bandwidth: Scott's factor counts the stars within ``0.5 R_h`` (at least 1).
-   The model directory records neither the bandwidth rule nor ``n_max_sample``; both are
-   the training defaults (:class:`galmass.config.DatasetConfig`).
+   The bandwidth rule and the largest training projection are read from the model
+   (:func:`training_preprocessing`).
 5. **Velocity errors.** With ``v_err``, the scalar inputs use the intrinsic dispersion
    ``sigma_los = sqrt(sigma_obs^2 - mean(v_err^2))`` and ``v_p98`` scaled by the same
    factor ``sigma_los / sigma_obs`` (exact for Gaussian velocities and errors), so that the
@@ -87,6 +88,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import GalmassError, one_line
+from .projection import correct_for_errors
 
 __all__ = [
     "Catalog",
@@ -712,16 +714,9 @@ def prepare_inputs(catalog: Catalog, map_size: int, *, v_sys: str | float = "mea
                            f"are equal); v_los must be the stars' measured velocities")
     out = projection_inputs(x, y, v, map_size, kde_bandwidth)
     r_half, sig_obs, vp_obs = (float(s) for s in out["scalars"][0])
-    sig, vp, err_rms = sig_obs, vp_obs, None
+    sig, vp = correct_for_errors(sig_obs, vp_obs, v_err, name)
+    err_rms = None if v_err is None else math.sqrt(float(np.mean(v_err ** 2)))
     if v_err is not None:
-        err2 = float(np.mean(v_err ** 2))
-        err_rms = math.sqrt(err2)
-        if not sig_obs ** 2 > err2:
-            raise GalmassError(f"{name}: the velocity errors (rms {err_rms:.3g} km/s) account for all the "
-                               f"observed dispersion ({sig_obs:.3g} km/s); the intrinsic dispersion "
-                               f"cannot be measured")
-        sig = math.sqrt(sig_obs ** 2 - err2)
-        vp = vp_obs * sig / sig_obs
         out["scalars"] = np.array([[r_half, sig, vp]], dtype=np.float64)
     out.update(x=x, y=y, v=v, v_err=v_err, r_half=r_half, sigma_los=sig, sigma_los_obs=sig_obs,
                v_p98=vp, v_p98_obs=vp_obs, v_sys=vs, v_err_rms=err_rms, n_stars=len(v),
@@ -732,23 +727,18 @@ def prepare_inputs(catalog: Catalog, map_size: int, *, v_sys: str | float = "mea
 def _estimators(R: np.ndarray, v: np.ndarray, r_half: float, v_err: np.ndarray | None) -> dict[str, list[float]]:
     """Literature estimators: name -> [radius kpc, log10 M]; errors subtracted from each variance.
 
-    Without errors this is :func:`galmass.estimators.apply_all` (an estimator that cannot be
-    applied, e.g. fewer than 2 stars in its aperture, gives NaN).
+    :func:`galmass.estimators.apply_all` with ``v_err`` (as in training with errors); an
+    estimator that cannot be applied (e.g. fewer than 2 stars in its aperture) gives NaN.
     """
-    from .estimators import ESTIMATORS
+    from .estimators import ESTIMATORS, apply_all
 
     res: dict[str, list[float]] = {}
     for key, est in ESTIMATORS.items():
         try:
-            var = est.variance(R, v, r_half)
+            r, mass = apply_all(R, v, r_half, names=[key], v_err=v_err)[key]
         except GalmassError:
-            res[key] = [float(est.radius(r_half)), float("nan")]
-            continue
-        if v_err is not None:
-            mask = np.ones(len(R), bool) if est.dispersion == "global" else R < est.aperture * r_half
-            var -= float(np.mean(v_err[mask] ** 2))
-        mass = float(est.mass_from_variance(r_half, var))
-        res[key] = [float(est.radius(r_half)), math.log10(mass) if mass > 0 else float("nan")]
+            r, mass = float(est.radius(r_half)), float("nan")
+        res[key] = [float(r), math.log10(mass) if mass > 0 else float("nan")]
     return res
 
 
@@ -780,9 +770,25 @@ def load_model(model: Any = None):
     raise GalmassError(f"model must be a MassModel, a directory or None, got {type(model).__name__}")
 
 
+def training_preprocessing(model) -> dict[str, Any]:
+    """How the model's training projections were made, for the same preprocessing at prediction.
+
+    Returns ``kde_bandwidth``, ``n_max_sample`` (the largest training projection; bigger
+    catalogues are sub-sampled to it), ``min_stars`` (the smallest training projection),
+    ``v_err_range`` [km/s] or None. Models saved before these were recorded get the
+    defaults of :class:`galmass.config.DatasetConfig`.
+    """
+    d = dict((model.info or {}).get("dataset") or {})
+    n_range = d.get("n_sample_range")
+    return {"kde_bandwidth": d.get("kde_bandwidth", "paper"),
+            "n_max_sample": int(n_range[1]) if n_range else int(d.get("n_max_sample", N_MAX_SAMPLE)),
+            "min_stars": int(n_range[0]) if n_range else int(d.get("min_stars", TRAINING_MIN_STARS)),
+            "v_err_range": d.get("v_err_range")}
+
+
 def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 0, *,
-            v_sys: str | float = "mean", kde_bandwidth: str = "paper",
-            n_max_sample: int = N_MAX_SAMPLE, num_threads: int | None = 1):
+            v_sys: str | float = "mean", kde_bandwidth: str | None = None,
+            n_max_sample: int | None = None, num_threads: int | None = 1):
     """Posterior mass profile of a galaxy from its stars.
 
     Parameters
@@ -797,7 +803,8 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
     seed : int
         Seed of the flow samples (and of the sub-sample of catalogues > 10,000 stars).
     v_sys, kde_bandwidth, n_max_sample
-        See :func:`prepare_inputs`.
+        See :func:`prepare_inputs`. None (default): the model's training settings
+        (:func:`training_preprocessing`).
     num_threads : int or None
         Torch threads for the network, restored afterwards (None: leave torch's setting).
         One catalogue is too little work to gain from more threads, and with several
@@ -824,6 +831,9 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise GalmassError(f"n_samples must be a positive integer, got {n_samples!r}")
     mdl = load_model(model)
+    prep = training_preprocessing(mdl)
+    kde_bandwidth = prep["kde_bandwidth"] if kde_bandwidth is None else kde_bandwidth
+    n_max_sample = prep["n_max_sample"] if n_max_sample is None else n_max_sample
     inp = prepare_inputs(catalog, mdl.map_size, v_sys=v_sys, kde_bandwidth=kde_bandwidth,
                          n_max_sample=n_max_sample, seed=seed)
     post = _run_model(mdl, inp, int(n_samples), seed, num_threads)
@@ -836,8 +846,8 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         checked = True
     else:
         checked = False
-    if inp["n_stars"] < TRAINING_MIN_STARS:
-        reasons.append(f"{inp['n_stars']} stars, fewer than any training projection ({TRAINING_MIN_STARS})")
+    if inp["n_stars"] < prep["min_stars"]:
+        reasons.append(f"{inp['n_stars']} stars, fewer than any training projection ({prep['min_stars']})")
     t = Table()
     t["f"] = f
     t["r_kpc"] = f * inp["r_half"]

@@ -149,6 +149,65 @@ def subsample_size(n_particles: int, n_min: int = 200, n_max: int = 10_000,
     return min(n_particles, wanted)
 
 
+# --------------------------------------------------------------------------- velocity errors
+def correct_for_errors(sigma_obs: float, v_p98_obs: float, v_err: np.ndarray | None,
+                       name: str = "catalogue") -> tuple[float, float]:
+    """Intrinsic ``(sigma_los, v_p98)`` [km/s] from observed ones and per-star errors.
+
+    ``sigma_los = sqrt(sigma_obs^2 - mean(v_err^2))`` and ``v_p98`` scaled by the same
+    factor ``sigma_los / sigma_obs`` (exact for Gaussian velocities and Gaussian errors).
+    Used identically when training on velocities with errors
+    (:func:`galmass.dataset.project_galaxy`) and when predicting
+    (:func:`galmass.predict.prepare_inputs`).
+
+    Parameters
+    ----------
+    sigma_obs, v_p98_obs : float
+        Observed dispersion and 98th percentile of ``|v - mean(v)|`` [km/s].
+    v_err : ndarray or None
+        1-sigma velocity errors of the same stars [km/s]; None: no correction.
+    name : str
+        Named in the error message.
+
+    Raises
+    ------
+    GalmassError
+        The errors account for all the observed dispersion.
+    """
+    if v_err is None:
+        return float(sigma_obs), float(v_p98_obs)
+    err2 = float(np.mean(np.asarray(v_err, dtype=float) ** 2))
+    if not sigma_obs ** 2 > err2:
+        raise GalmassError(f"{name}: the velocity errors (rms {np.sqrt(err2):.3g} km/s) account for "
+                           f"all the observed dispersion ({sigma_obs:.3g} km/s); the intrinsic "
+                           f"dispersion cannot be measured")
+    sig = float(np.sqrt(sigma_obs ** 2 - err2))
+    return sig, float(v_p98_obs) * sig / float(sigma_obs)
+
+
+def draw_velocity_errors(n: int, rng: np.random.Generator, v_err_range: tuple[float, float],
+                         scatter_dex: float = 0.2) -> np.ndarray:
+    """Per-star 1-sigma velocity errors [km/s] like a spectroscopic survey's.
+
+    The projection's typical error is uniform in ``v_err_range`` [km/s]; each star's error
+    scatters about it log-normally by ``scatter_dex`` (brighter and fainter stars).
+    """
+    lo, hi = (float(v) for v in v_err_range)
+    typical = rng.uniform(lo, hi)
+    return typical * 10.0 ** rng.normal(0.0, scatter_dex, size=int(n))
+
+
+def draw_sample_sizes(n_particles: int, n_los: int, rng: np.random.Generator,
+                      n_sample_range: tuple[int, int], min_stars: int = 2) -> np.ndarray:
+    """Star counts of ``n_los`` projections, log-uniform in ``n_sample_range`` (observational realism).
+
+    Capped at the galaxy's ``n_particles`` and raised to ``min_stars``.
+    """
+    lo, hi = (float(v) for v in n_sample_range)
+    sizes = np.rint(10.0 ** rng.uniform(np.log10(lo), np.log10(hi), size=int(n_los))).astype(int)
+    return np.clip(sizes, min(int(min_stars), int(n_particles)), int(n_particles))
+
+
 # --------------------------------------------------------------------------- summaries
 def r_half_projected(x: np.ndarray, y: np.ndarray) -> float:
     """Projected half-number radius ``R_h`` [kpc] about the origin (the galaxy centre).

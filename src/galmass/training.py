@@ -153,6 +153,14 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     t_flow = time.perf_counter() - t0 - t_load - t_cnn
     info = {"profile": cfg.profile, "name": name, "spec": spec, "n_train": int(len(tr["row"])),
             "n_validation": int(len(va["row"])),
+            # the preprocessing a catalogue must get at prediction time (galmass.predict)
+            "dataset": {"kde_bandwidth": cfg.dataset.kde_bandwidth,
+                        "n_max_sample": int(cfg.dataset.n_max_sample),
+                        "min_stars": int(cfg.dataset.min_stars),
+                        "n_sample_range": None if cfg.dataset.n_sample_range is None
+                        else [int(v) for v in cfg.dataset.n_sample_range],
+                        "v_err_range": None if cfg.dataset.v_err_range is None
+                        else [float(v) for v in cfg.dataset.v_err_range]},
             **cnn_info,
             "flow_history": asdict(fh),
             "seconds": {"load": t_load, "cnn": t_cnn, "flow": t_flow}}
