@@ -4,7 +4,12 @@ An open reproduction of Sarrato-Alós et al. (2025, A&A): projections -> KDE map
 -> masked autoregressive flow posterior of M(< f R_h), f = 0.6 ... 2.4.
 """
 
+import warnings
 from importlib.metadata import PackageNotFoundError, version
+
+# sbi imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets; galmass's own
+# progress bars are plain tqdm, so the warning is noise (in every notebook of the book).
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 try:
     __version__ = version("galmass")

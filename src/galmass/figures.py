@@ -287,6 +287,15 @@ def posterior_corner(samples: np.ndarray, truth: np.ndarray, labels=None, radii_
 
 
 # --------------------------------------------------------------------------- real galaxies (notebook 07)
+def _log_r_axis(ax) -> None:
+    """Logarithmic radius axis with plain-number labels on the major ticks only."""
+    from matplotlib.ticker import NullFormatter, StrMethodFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def gaia_challenge_profiles(table, exact: dict):
     """Gaia Challenge: per model (row) and sample size (column), the exact M(<r) (black) and
     each sample's posterior median with 16-84 % band (blue: no errors, orange: 2 km/s errors).
@@ -315,7 +324,7 @@ def gaia_challenge_profiles(table, exact: dict):
                                     color=color, alpha=0.12, lw=0)
                     ax.plot(r, np.asarray(table["log10_m_p50"])[row], color=color, lw=1,
                             label=("2 km/s errors" if err else "no errors") if k == 0 else None)
-            ax.set_xscale("log")
+            _log_r_axis(ax)
             ax.set_title(f"{name}, {n} stars", fontsize=9)
             ax.set_xlabel("r [kpc]")
             ax.set_ylabel(r"$\log_{10} M(<r)\ [M_\odot]$")
@@ -345,7 +354,7 @@ def dwarf_profiles(profiles: dict, summary, ncols: int = 3):
             ax.errorbar([s["r_wolf"]], [s["log10_m_wolf_lvdb"]],
                         yerr=[[abs(s["log10_m_wolf_lvdb_em"])], [s["log10_m_wolf_lvdb_ep"]]],
                         fmt="o", color="tab:red", ms=5, label="LVDB Wolf")
-        ax.set_xscale("log")
+        _log_r_axis(ax)
         ax.set_title(name + ("  (outside training domain)" if t.meta["ood"] else ""), fontsize=8)
         ax.set_xlabel("r [kpc]")
         ax.set_ylabel(r"$\log_{10} M(<r)\ [M_\odot]$")

@@ -52,13 +52,15 @@ Pipeline
    (:func:`training_preprocessing`).
 5. **Velocity errors.** With ``v_err``, the scalar inputs use the intrinsic dispersion
    ``sigma_los = sqrt(sigma_obs^2 - mean(v_err^2))`` and ``v_p98`` scaled by the same
-   factor ``sigma_los / sigma_obs`` (exact for Gaussian velocities and errors), so that the
-   pair stays on the training relation; the literature estimators subtract
-   ``mean(v_err^2)`` of the stars they use from their variance. The **maps use the
-   observed velocities** (normalised by the observed ``v_p98``): the training maps have
-   no errors, so the phase map of a catalogue with errors comparable to ``sigma_los`` is
-   broader than in training (a known limitation; training on maps with errors is
-   planned). A catalogue whose errors account for all its dispersion is refused.
+   factor ``sigma_los / sigma_obs`` (:func:`galmass.projection.correct_for_errors`, exact
+   for Gaussian velocities and errors); the literature estimators subtract
+   ``mean(v_err^2)`` of the stars they use from their variance; the **maps use the
+   observed velocities** (normalised by the observed ``v_p98``). A model trained with
+   observational realism (``dataset.v_err_range``, the shipped model) saw exactly this:
+   its training velocities carry Gaussian errors and go through the same functions. A
+   model trained on exact velocities (the paper's setting) sees broader phase maps than in
+   training when the errors are comparable to ``sigma_los``. A catalogue whose errors
+   account for all its dispersion is refused.
 6. **Posterior.** ``n_samples`` flow samples (:meth:`galmass.model.MassModel.predict`)
    give the 16th, 50th and 84th percentiles of ``log10 M(< f R_h)`` [Msun]; the five
    literature estimators (:mod:`galmass.estimators`) are applied to the same stars; the
