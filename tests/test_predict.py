@@ -366,6 +366,7 @@ def cli_runs(stars, model_dir, tmp_path_factory, shared_data):
         "walker_no_distance": [shared_data / DRACO, *m],
         "old_model": [good, "--model", old],
         "no_model_dir": [good, "--model", d / "no_model"],
+        "bad_argument": [good, *m, "--n-samples", "many"],
     }
     hot = dict(members)
     hot["v_los"] = members["v_los"] * 40
@@ -416,6 +417,7 @@ def test_cli_warns_out_of_domain(cli_runs):
     ("walker_no_distance", ["--distance"]),
     ("old_model", ["galmass 9.9.9", "format 999"]),
     ("no_model_dir", ["model directory", "does not exist"]),
+    ("bad_argument", ["--n-samples", "invalid int", "galmass predict --help"]),
 ])
 def test_cli_bad_input_is_one_line(cli_runs, case, words):
     _, runs = cli_runs

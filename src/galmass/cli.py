@@ -121,8 +121,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"galmass: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="galmass", description=__doc__,
+    p = _Parser(prog="galmass", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = p.add_subparsers(dest="command", required=True)
