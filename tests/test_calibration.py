@@ -31,6 +31,28 @@ def test_calibrated_gaussian_on_diagonal_within_band():
     assert res.max_deviation < 0.06
 
 
+def test_group_bootstrap_widens_band_for_correlated_cases():
+    """Cases repeated within a group (like projections of one galaxy) carry less
+    information: the group bootstrap band is wider than the case bootstrap band, and with
+    one case per group the two bootstraps are the same resampling."""
+    s, t = _toy(1.0, n_cases=100)
+    s_rep, t_rep = np.repeat(s, 8, axis=1), np.repeat(t, 8, axis=0)
+    refs = np.repeat(np.random.default_rng(3).uniform(t.min(0), t.max(0), t.shape), 8, axis=0)
+    groups = np.repeat(np.arange(100), 8)
+    by_case = tarp_coverage(s_rep, t_rep, references=refs, n_bootstrap=200)
+    by_group = tarp_coverage(s_rep, t_rep, references=refs, n_bootstrap=200, groups=groups)
+    np.testing.assert_array_equal(by_case.ecp, by_group.ecp)
+    width = lambda r: float(np.mean(r.ecp_hi - r.ecp_lo))
+    assert width(by_group) > 2.0 * width(by_case)
+    assert np.median(by_group.bootstrap_max_deviation) > np.median(by_case.bootstrap_max_deviation)
+    one = tarp_coverage(s, t, n_bootstrap=50, seed=4)
+    one_g = tarp_coverage(s, t, n_bootstrap=50, seed=4, groups=np.arange(100))
+    np.testing.assert_array_equal(one.ecp_lo, one_g.ecp_lo)
+    np.testing.assert_array_equal(one.bootstrap_max_deviation, one_g.bootstrap_max_deviation)
+    with pytest.raises(GalmassError, match="groups must have shape"):
+        tarp_coverage(s, t, groups=np.arange(5))
+
+
 def test_overconfident_below_underconfident_above():
     over = tarp_coverage(*_toy(0.5), n_bootstrap=20)
     under = tarp_coverage(*_toy(2.0), n_bootstrap=20)

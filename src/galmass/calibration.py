@@ -43,6 +43,11 @@ class TarpResult:
         Bootstrap median and 2-sigma (2.3/97.7 percentile) band.
     credibility : ndarray (n_cases,)
         ``f_i`` of every test case.
+    bootstrap_max_deviation : ndarray (n_bootstrap,)
+        max |ECP(alpha) - alpha| of each bootstrap resample (its spread is the
+        uncertainty of :attr:`max_deviation`).
+    n_groups : int
+        Independent units resampled: the groups (e.g. galaxies), or the cases.
     """
 
     alpha: np.ndarray
@@ -51,6 +56,8 @@ class TarpResult:
     ecp_lo: np.ndarray
     ecp_hi: np.ndarray
     credibility: np.ndarray
+    bootstrap_max_deviation: np.ndarray
+    n_groups: int
 
     @property
     def max_deviation(self) -> float:
@@ -95,19 +102,34 @@ def tarp_credibility(samples: np.ndarray, theta: np.ndarray, references: np.ndar
 
 def tarp_coverage(samples: np.ndarray, theta: np.ndarray, references: np.ndarray | None = None,
                   n_alpha: int = 101, n_bootstrap: int = 100, seed: int = 0,
-                  alpha: np.ndarray | None = None) -> TarpResult:
-    """The TARP ECP curve with a bootstrap band (``n_bootstrap`` resamples of the cases)."""
+                  alpha: np.ndarray | None = None, groups: np.ndarray | None = None) -> TarpResult:
+    """The TARP ECP curve with a bootstrap band (``n_bootstrap`` resamples of the cases).
+
+    ``groups`` (n_cases,), e.g. galaxy ids: resample whole groups instead of single cases.
+    Projections of one galaxy share its mass profile, so their credibilities are correlated
+    and a case bootstrap understates the scatter of the curve; a group bootstrap does not.
+    """
     f = tarp_credibility(samples, theta, references, seed=seed)
     a = np.linspace(0.0, 1.0, n_alpha) if alpha is None else np.asarray(alpha, dtype=float)
-    fs = np.sort(f)
-    ecp = np.searchsorted(fs, a, side="left") / len(f)  # mean(f < alpha)
+    below = f[:, None] < a[None, :]  # (n_cases, n_alpha)
+    ecp = below.mean(axis=0)
     rng = np.random.default_rng(seed + 1)
+    if groups is None:
+        inverse, n_groups = np.arange(len(f)), len(f)
+    else:
+        g = np.asarray(groups)
+        if g.shape != f.shape:
+            raise GalmassError(f"groups must have shape {f.shape}, got {g.shape}")
+        _, inverse = np.unique(g, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        n_groups = int(inverse.max()) + 1
     boots = np.empty((n_bootstrap, len(a)))
     for b in range(n_bootstrap):
-        fb = np.sort(f[rng.integers(0, len(f), len(f))])
-        boots[b] = np.searchsorted(fb, a, side="left") / len(f)
+        w = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[inverse]
+        boots[b] = w @ below / w.sum()
     lo, med, hi = np.percentile(boots, [2.275, 50, 97.725], axis=0) if n_bootstrap else (ecp, ecp, ecp)
-    return TarpResult(a, ecp, med, lo, hi, f)
+    dev = np.abs(boots - a).max(axis=1) if n_bootstrap else np.abs(ecp - a).max(keepdims=True)
+    return TarpResult(a, ecp, med, lo, hi, f, dev, n_groups)
 
 
 def marginal_coverage(samples: np.ndarray, theta: np.ndarray, n_alpha: int = 101) -> tuple[np.ndarray, np.ndarray]:
