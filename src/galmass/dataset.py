@@ -578,6 +578,12 @@ def balance(log_mass: Sequence[float], suite: Sequence[str], training_suites: It
     return keep
 
 
+def galaxy_keys(suite: Sequence[str], galaxy_id: Sequence[str]) -> np.ndarray:
+    """Ids unique across suites, ``"<suite>/<galaxy_id>"`` (array of str): the unit that the
+    train/validation split keeps together and that calibration bootstraps resample."""
+    return np.char.add(np.char.add(np.asarray(suite).astype(str), "/"), np.asarray(galaxy_id).astype(str))
+
+
 def split_by_galaxy(galaxy_ids: Sequence[str], validation_fraction: float, seed: int = 0) -> np.ndarray:
     """Validation mask with all projections of a galaxy on the same side (boolean, shape (N,)).
 
@@ -678,8 +684,7 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
     is_train_suite = np.isin(t["suite"].astype(str), training)
     split = np.where(kept, np.where(is_train_suite, "train", "test"), "dropped").astype(object)
     sel = kept & is_train_suite
-    keys = np.array([f"{s}/{g}" for s, g in zip(t["suite"], t["galaxy_id"])], dtype=object)
-    val = split_by_galaxy(keys[sel], validation_fraction, seed)
+    val = split_by_galaxy(galaxy_keys(t["suite"], t["galaxy_id"])[sel], validation_fraction, seed)
     split[np.flatnonzero(sel)[val]] = "validation"
     out = d / "index.h5"
     tmp = out.with_name("index.h5.partial")

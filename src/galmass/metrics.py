@@ -107,12 +107,13 @@ def tarp_of_set(st, model: str, set_name: str, seed: int, n_bootstrap: int = 100
     with stored samples; the bootstrap resamples whole galaxies, since the projections of one
     galaxy share its mass profile and are not independent test cases."""
     from .calibration import tarp_coverage
+    from .dataset import galaxy_keys
     from .training import load_set
 
     p = load_set(st, model, set_name)
     n = p["samples"].shape[1]
-    galaxy = np.char.add(np.char.add(p["suite"][:n].astype(str), "/"), p["galaxy_id"][:n].astype(str))
-    return tarp_coverage(p["samples"], p["labels"][:n], n_bootstrap=n_bootstrap, seed=seed, groups=galaxy)
+    return tarp_coverage(p["samples"], p["labels"][:n], n_bootstrap=n_bootstrap, seed=seed,
+                         groups=galaxy_keys(p["suite"][:n], p["galaxy_id"][:n]))
 
 
 def tarp_metrics(cfg, st, model: str) -> dict[str, Any]:
