@@ -61,8 +61,11 @@ def tarp(set_name):
     return tarp_of_set(st, joint, set_name, cfg.seed)
 
 
+n_cal = st.max_calibration_eval or st.max_samples_stored
 display(Markdown(f"Run profile **{cfg.profile}**, model `{joint}` trained on {' + '.join(st.models[joint])}; "
-                 f"posterior samples of up to {st.max_samples_stored} projections per set."))
+                 f"posterior samples of up to {n_cal} projections per validation suite (every validation "
+                 f"projection when that is more than there are) and of up to {st.max_samples_stored} "
+                 f"projections of the training and held-out sets."))
 
 # %% [markdown]
 # ## Fig. 10: TARP expected coverage

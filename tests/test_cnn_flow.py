@@ -152,3 +152,36 @@ def test_sampling_leaves_global_torch_rng_alone(trained):
     torch.manual_seed(123)
     model.sample(va["map1"][:2], va["map2"][:2], va["scalars"][:2], n_samples=10, seed=7)
     assert torch.equal(torch.rand(3), expected)
+
+
+def _flow_toy(seed=3, n=400):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    theta = np.stack([x[:, 0] + 0.1 * rng.normal(size=n), x[:, 0] - x[:, 1] + 0.1 * rng.normal(size=n)], 1)
+    return theta[:300], x[:300], theta[300:], x[300:]
+
+
+def test_flow_lr_schedule_anneals_and_resumes(tmp_path):
+    """With lr_patience the learning rate drops after stalled epochs; an interrupted run
+    resumes from its checkpoint (scheduler included) to the same weights."""
+    th, x, thv, xv = _flow_toy()
+    cfg = FlowConfig(lr=3e-2, lr_patience=1, lr_factor=0.3, max_epochs=25, stop_after_epochs=50,
+                     hidden_features=8, num_transforms=2)
+    net, hist = train_flow(th, x, thv, xv, cfg, workdir=tmp_path / "a", progress=False)
+    assert hist.lr[0] == pytest.approx(3e-2) and min(hist.lr) < 3e-2 * 0.3 * 1.0001
+    assert len(hist.lr) == len(hist.val_loss) == 25
+    # interrupted after 5 epochs, then resumed with the full budget
+    short = FlowConfig(**{**cfg.__dict__, "max_epochs": 5})
+    train_flow(th, x, thv, xv, short, workdir=tmp_path / "b", progress=False)
+    net2, hist2 = train_flow(th, x, thv, xv, cfg, workdir=tmp_path / "b", progress=False)
+    assert hist2.lr == hist.lr
+    np.testing.assert_allclose(hist2.val_loss, hist.val_loss, rtol=1e-5)
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(net2.state_dict()[k], v)
+
+
+def test_flow_without_schedule_keeps_lr():
+    th, x, thv, xv = _flow_toy()
+    _, hist = train_flow(th, x, thv, xv, FlowConfig(lr=1e-3, max_epochs=4, hidden_features=8,
+                                                    num_transforms=2), progress=False)
+    assert hist.lr == [1e-3] * 4

@@ -29,12 +29,19 @@ __all__ = ["FlowConfig", "FlowHistory", "train_flow", "sample_posterior", "summa
 
 @dataclass
 class FlowConfig:
-    """MAF settings (paper: 32 hidden features, 4 transforms, batch 64, lr 1e-4)."""
+    """MAF settings (paper: 32 hidden features, 4 transforms, batch 64, lr 1e-4).
+
+    ``lr_patience`` (optional, not in the paper): multiply the learning rate by ``lr_factor``
+    after that many epochs without a better validation loss (``ReduceLROnPlateau``), as the
+    paper does for its CNN; training then anneals instead of stopping at a noisy point.
+    """
 
     hidden_features: int = 32
     num_transforms: int = 4
     batch_size: int = 64
     lr: float = 1e-4
+    lr_patience: int | None = None
+    lr_factor: float = 0.5
     stop_after_epochs: int = 20
     max_epochs: int = 300
     clip_max_norm: float = 5.0
@@ -44,10 +51,11 @@ class FlowConfig:
 
 @dataclass
 class FlowHistory:
-    """Per-epoch mean negative log-likelihoods."""
+    """Per-epoch mean negative log-likelihoods and the learning rate of each epoch."""
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     best_epoch: int = -1
 
@@ -97,11 +105,17 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
     thv, xv = torch.as_tensor(theta_val, dtype=torch.float32), torch.as_tensor(x_val, dtype=torch.float32)
     net = build_flow(th, xx, cfg)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.lr_factor, patience=cfg.lr_patience)
+             if cfg.lr_patience else None)
     hist, best_state, best, since, start = FlowHistory(), None, math.inf, 0, 0
     ckpt = Path(workdir) / "flow_checkpoint.pt" if workdir else None
+    if ckpt:
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
     if ckpt and ckpt.exists():
         st = torch.load(ckpt, weights_only=False)
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); gen.set_state(st["gen"])
+        if sched is not None and st.get("sched") is not None:
+            sched.load_state_dict(st["sched"])
         torch.set_rng_state(st["torch_rng"])
         hist, best_state, best = FlowHistory(**st["hist"]), st["best_state"], st["best"]
         since, start = st["since"], st["epoch"] + 1
@@ -124,6 +138,9 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
             tot += float(loss.detach()) * len(idx)
         v = _mean_loss(net, thv, xv)
         hist.train_loss.append(tot / n); hist.val_loss.append(v); hist.seconds.append(time.perf_counter() - t0)
+        hist.lr.append(opt.param_groups[0]["lr"])
+        if sched is not None:
+            sched.step(v)
         if v < best:
             best, since, hist.best_epoch = v, 0, epoch
             best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
@@ -134,6 +151,7 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
             tmp = ckpt.with_name(ckpt.name + ".partial")
             torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
                         "torch_rng": torch.get_rng_state(), "hist": asdict(hist),
+                        "sched": sched.state_dict() if sched is not None else None,
                         "best_state": best_state, "best": best, "since": since, "epoch": epoch}, tmp)
             os.replace(tmp, ckpt)
     if best_state is not None:

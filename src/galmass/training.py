@@ -32,7 +32,14 @@ _STR = h5py.string_dtype()
 
 @dataclass
 class RunSettings:
-    """The training sections of a profile (``cnn``, ``flow``, ``models``, ``evaluation``)."""
+    """The training sections of a profile (``cnn``, ``flow``, ``models``, ``evaluation``).
+
+    ``max_eval`` / ``max_train_eval`` cap the projections predicted per evaluation set and
+    ``max_samples_stored`` those whose posterior samples are kept. The joint model's
+    validation sets are its calibration verdict (TARP, Fig. 10): with ``max_calibration_eval``
+    they are predicted on up to that many projections per suite, all stored with samples
+    (the projections of one galaxy are correlated, so TARP needs many galaxies).
+    """
 
     cnn: Any
     flow: Any
@@ -40,6 +47,7 @@ class RunSettings:
     max_eval: int = 2000
     max_train_eval: int = 2000
     max_samples_stored: int = 500
+    max_calibration_eval: int | None = None
     models_dir: Path = Path("models")
     results_dir: Path = Path("results")
 
@@ -66,7 +74,7 @@ def run_settings(cfg: Config) -> RunSettings:
         if bad or not suites:
             raise GalmassError(f"model {name!r}: training suites {suites} must be among the profile's suites {cfg.suites.names}")
     ev = dict(ex.get("evaluation") or {})
-    allowed = {"max_eval", "max_train_eval", "max_samples_stored"}
+    allowed = {"max_eval", "max_train_eval", "max_samples_stored", "max_calibration_eval"}
     if set(ev) - allowed:
         raise GalmassError(f"config section evaluation: unknown key(s) {sorted(set(ev) - allowed)}")
     cnn = _sub(CNNConfig, dict(ex.get("cnn") or {}), "cnn")
@@ -190,16 +198,25 @@ def model_id(directory: str | Path) -> str:
 def eval_sets(cfg: Config, st: RunSettings, model_suites: list[str]) -> dict[str, dict[str, Any]]:
     """Prediction sets of a model: its own train split (a random subset of at most
     ``max_train_eval``), every training suite's validation split and each held-out suite's
-    test set (at most ``max_eval`` each). :func:`load_set` derives the others."""
+    test set (at most ``max_eval`` each), with samples stored for the first
+    ``max_samples_stored`` (``n_stored``). For the joint model (the one trained on the most
+    suites) with ``max_calibration_eval`` set, its suites' validation sets take up to that many
+    projections, all stored. :func:`load_set` derives the others."""
     from .suites import SUITE_SPECS
 
     train_suites = [s for s in cfg.suites.names if SUITE_SPECS[s].training]
     held = [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
-    sets = {"train": {"suites": model_suites, "split": "train", "max_n": st.max_train_eval}}
+    is_joint = sorted(model_suites) == sorted(max(st.models.values(), key=len))
+    n_st = st.max_samples_stored
+    sets = {"train": {"suites": model_suites, "split": "train", "max_n": st.max_train_eval, "n_stored": n_st}}
     for s in train_suites:
-        sets[f"validation_{s}"] = {"suites": [s], "split": "validation", "max_n": st.max_eval}
+        if is_joint and s in model_suites and st.max_calibration_eval:
+            n = int(st.max_calibration_eval)
+            sets[f"validation_{s}"] = {"suites": [s], "split": "validation", "max_n": n, "n_stored": n}
+        else:
+            sets[f"validation_{s}"] = {"suites": [s], "split": "validation", "max_n": st.max_eval, "n_stored": n_st}
     for s in held:
-        sets[f"test_{s}"] = {"suites": [s], "split": "test", "max_n": st.max_eval}
+        sets[f"test_{s}"] = {"suites": [s], "split": "test", "max_n": st.max_eval, "n_stored": n_st}
     return sets
 
 
@@ -240,7 +257,7 @@ def _write_predictions(path: Path, data: dict[str, np.ndarray], mid: str = "") -
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     with h5py.File(tmp, "w") as f:
-        f.attrs["model_id"] = mid
+        f.attrs["model_id"] = mid  # model fingerprint + what was predicted (see evaluate_all)
         for k, v in data.items():
             if v.dtype.kind in "OU":
                 f.create_dataset(k, data=v.astype(object), dtype=_STR)
@@ -282,17 +299,18 @@ def evaluate_all(config: str | Path, progress: bool = True) -> Path:
     st = run_settings(cfg)
     for name, suites in st.models.items():
         model = MassModel.load(st.models_dir / name)
-        mid = model_id(st.models_dir / name)
         sets = eval_sets(cfg, st, suites)
         for set_name, spec in tqdm(sets.items(), desc=f"evaluate {name}", disable=not progress):
             path = st.results_dir / "predictions" / name / f"{set_name}.h5"
+            mid = (f"{model_id(st.models_dir / name)} max_n={spec['max_n']} "
+                   f"stored={spec['n_stored']} samples={st.flow.n_samples}")
             if path.exists():
                 with h5py.File(path, "r") as f:
                     if f.attrs.get("model_id", "") == mid:
-                        continue  # predictions of this very model exist: keep them
+                        continue  # these predictions of this very model exist: keep them
             try:
                 data = predict_set(model, cfg, spec["suites"], spec["split"], spec["max_n"],
-                                   cfg.seed, st.flow.n_samples, st.max_samples_stored)
+                                   cfg.seed, st.flow.n_samples, spec["n_stored"])
             except GalmassError as exc:  # e.g. no projections in this set for a small profile
                 print(f"evaluate {name}/{set_name}: skipped ({exc})")
                 continue
