@@ -33,15 +33,22 @@ class FlowConfig:
 
     ``lr_patience`` (optional, not in the paper): multiply the learning rate by ``lr_factor``
     after that many epochs without a better validation loss (``ReduceLROnPlateau``), as the
-    paper does for its CNN; training then anneals instead of stopping at a noisy point.
+    paper does for its CNN; training then anneals instead of stopping at a noisy point, and
+    ends once the learning rate has fallen below ``min_lr`` (or by ``stop_after_epochs``).
+
+    ``estimator`` is sbi's density estimator: ``"maf"`` (the paper's affine MAF),
+    ``"maf_rqs"`` (a MAF whose autoregressive transforms are rational-quadratic splines,
+    Durkan et al. 2019, able to give peaked, heavy-tailed posteriors) or ``"nsf"``.
     """
 
     hidden_features: int = 32
     num_transforms: int = 4
+    estimator: str = "maf"
     batch_size: int = 64
     lr: float = 1e-4
     lr_patience: int | None = None
     lr_factor: float = 0.5
+    min_lr: float = 0.0
     stop_after_epochs: int = 20
     max_epochs: int = 300
     clip_max_norm: float = 5.0
@@ -60,11 +67,16 @@ class FlowHistory:
     best_epoch: int = -1
 
 
+_ESTIMATORS = ("maf", "maf_rqs", "nsf")
+
+
 def build_flow(theta: torch.Tensor, x: torch.Tensor, config: FlowConfig):
     """sbi's MAF posterior network, z-scoring fitted on (theta, x)."""
     from sbi.neural_nets import posterior_nn
 
-    builder = posterior_nn(model="maf", hidden_features=config.hidden_features,
+    if config.estimator not in _ESTIMATORS:
+        raise GalmassError(f"flow estimator {config.estimator!r} is not one of {_ESTIMATORS}")
+    builder = posterior_nn(model=config.estimator, hidden_features=config.hidden_features,
                            num_transforms=config.num_transforms)
     return builder(theta, x)
 
@@ -122,7 +134,7 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
     n = len(th)
     bar = tqdm(range(start, cfg.max_epochs), desc="flow epochs", disable=not progress)
     for epoch in bar:
-        if since >= cfg.stop_after_epochs:
+        if since >= cfg.stop_after_epochs or (hist.lr and hist.lr[-1] < cfg.min_lr):
             break
         net.train()
         t0 = time.perf_counter()
