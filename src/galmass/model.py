@@ -27,10 +27,24 @@ from .constants import RADII_F
 from .errors import GalmassError
 from .flow import FlowConfig, build_flow, sample_posterior, summarize_samples
 
-__all__ = ["MassModel", "FORMAT_VERSION"]
+__all__ = ["MassModel", "FORMAT_VERSION", "flow_shift"]
 
 #: Bumped whenever the saved layout or the meaning of its contents changes.
 FORMAT_VERSION = 1
+
+
+def flow_shift(preprocessor, flow_config, cnn_pred: np.ndarray, scalars: np.ndarray) -> np.ndarray:
+    """What the flow's variable is relative to, log10 M [Msun], shape (N, 10).
+
+    The CNN's point estimate of log10 M (``cnn_pred``) with ``flow_config.relative_to_cnn``;
+    otherwise the network's own offset (the mass scale log10(R_h sigma_los^2 / G) with a
+    residual target, zero without), broadcast to the ten radii. The flow models
+    ``log10 M - flow_shift`` given the CNN features; training and sampling both use this.
+    """
+    pred = np.asarray(cnn_pred, dtype=float)
+    if getattr(flow_config, "relative_to_cnn", False):
+        return pred
+    return np.broadcast_to(preprocessor.offset(scalars), pred.shape).astype(float)
 
 
 @dataclass
@@ -69,12 +83,12 @@ class MassModel:
     def sample(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0) -> np.ndarray:
         """Posterior samples of log10 M [Msun], shape (n_samples, N, 10).
 
-        The flow models the network's target (log10 M, or log10 M relative to the mass scale
-        R_h sigma^2 / G); the per-projection shift is added back to every sample.
+        The flow models log10 M minus a per-projection shift (:func:`flow_shift`), added back
+        to every sample.
         """
-        _, feats = self.features(map1, map2, scalars)
+        pred, feats = self.features(map1, map2, scalars)
         s = sample_posterior(self.flow, feats, n_samples or self.flow_config.n_samples, seed=seed)
-        return s + self.preprocessor.offset(scalars)[None, :, :]
+        return s + flow_shift(self.preprocessor, self.flow_config, pred, scalars)[None]
 
     def predict(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
         """Posterior median and 16/84 percentiles of log10 M: keys p16, p50, p84 (N, 10)."""

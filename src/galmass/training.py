@@ -99,7 +99,7 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     from .cnn import predict_cnn, train_cnn
     from .dataset import load_inputs
     from .flow import train_flow
-    from .model import MassModel
+    from .model import MassModel, flow_shift
 
     st = settings or run_settings(cfg)
     out = st.models_dir / name
@@ -152,12 +152,12 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
         cnn_info = {k: old_info[k] for k in ("cnn_history", "cnn_samples_per_second")}
         t_cnn = old_info["seconds"]["cnn"]
         t0 -= t_cnn
-    _, f_tr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
-    _, f_va = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
-    # the flow models the network's target: log10 M minus the per-projection offset
-    flow, fh = train_flow(tr["labels"] - pre.offset(tr["scalars"]), f_tr,
-                          va["labels"] - pre.offset(va["scalars"]), f_va, st.flow, workdir=work,
-                          progress=progress)
+    p_tr, f_tr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
+    p_va, f_va = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
+    # the flow models log10 M minus a per-projection shift (the mass scale or the CNN estimate)
+    flow, fh = train_flow(tr["labels"] - flow_shift(pre, st.flow, p_tr, tr["scalars"]), f_tr,
+                          va["labels"] - flow_shift(pre, st.flow, p_va, va["scalars"]), f_va, st.flow,
+                          workdir=work, progress=progress)
     t_flow = time.perf_counter() - t0 - t_load - t_cnn
     info = {"profile": cfg.profile, "name": name, "spec": spec, "n_train": int(len(tr["row"])),
             "n_validation": int(len(va["row"])),
