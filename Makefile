@@ -32,6 +32,10 @@ setup: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest
 	$(MAKE) PROFILE=smoke book
+	@# Table 1 and the TARP table must render as HTML tables, not as paragraphs of pipes
+	@for nb in 05_generalisation 06_calibration; do \
+	  grep -q "<table" build/smoke/_build/html/book/executed/$$nb.html || \
+	    { echo "book: $$nb has no rendered table"; exit 1; }; done
 
 # ---- data: mock suites (HDF5 shards, resumable, Dask-parallel)
 $(SUITES_DONE): $(INSTALLED) $(CONFIG) src/galmass/suites.py src/galmass/df.py src/galmass/profiles.py src/galmass/relations.py src/galmass/storage.py
