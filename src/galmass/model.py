@@ -42,7 +42,7 @@ def flow_shift(preprocessor, flow_config, cnn_pred: np.ndarray, scalars: np.ndar
     ``log10 M - flow_shift`` given the CNN features; training and sampling both use this.
     """
     pred = np.asarray(cnn_pred, dtype=float)
-    if getattr(flow_config, "relative_to_cnn", False):
+    if flow_config.relative_to_cnn:
         return pred
     return np.broadcast_to(preprocessor.offset(scalars), pred.shape).astype(float)
 

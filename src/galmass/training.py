@@ -202,11 +202,12 @@ def eval_sets(cfg: Config, st: RunSettings, model_suites: list[str]) -> dict[str
     ``max_samples_stored`` (``n_stored``). For the joint model (the one trained on the most
     suites) with ``max_calibration_eval`` set, its suites' validation sets take up to that many
     projections, all stored. :func:`load_set` derives the others."""
+    from .metrics import joint_model_name
     from .suites import SUITE_SPECS
 
     train_suites = [s for s in cfg.suites.names if SUITE_SPECS[s].training]
     held = [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
-    is_joint = sorted(model_suites) == sorted(max(st.models.values(), key=len))
+    is_joint = list(model_suites) == list(st.models[joint_model_name(st)])
     n_st = st.max_samples_stored
     sets = {"train": {"suites": model_suites, "split": "train", "max_n": st.max_train_eval, "n_stored": n_st}}
     for s in train_suites:
@@ -300,10 +301,10 @@ def evaluate_all(config: str | Path, progress: bool = True) -> Path:
     for name, suites in st.models.items():
         model = MassModel.load(st.models_dir / name)
         sets = eval_sets(cfg, st, suites)
+        fingerprint = model_id(st.models_dir / name)
         for set_name, spec in tqdm(sets.items(), desc=f"evaluate {name}", disable=not progress):
             path = st.results_dir / "predictions" / name / f"{set_name}.h5"
-            mid = (f"{model_id(st.models_dir / name)} max_n={spec['max_n']} "
-                   f"stored={spec['n_stored']} samples={st.flow.n_samples}")
+            mid = f"{fingerprint} max_n={spec['max_n']} stored={spec['n_stored']} samples={st.flow.n_samples}"
             if path.exists():
                 with h5py.File(path, "r") as f:
                     if f.attrs.get("model_id", "") == mid:
