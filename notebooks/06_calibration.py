@@ -29,6 +29,8 @@
 config = "configs/smoke.yaml"
 
 # %%
+from functools import lru_cache
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
@@ -37,7 +39,7 @@ from galmass import figures
 from galmass.calibration import marginal_coverage, posterior_uncertainty
 from galmass.config import load_config
 from galmass.constants import RADII_F
-from galmass.metrics import joint_model_name, load_metrics, tarp_of_set
+from galmass.metrics import joint_model_name, load_metrics, load_tarp_curve
 from galmass.suites import SUITE_SPECS
 from galmass.training import load_set, run_settings
 
@@ -51,14 +53,11 @@ held = [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
 name = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names}
 
 
+@lru_cache(maxsize=None)
 def load(set_name):
     p = load_set(st, joint, set_name)
     n = p["samples"].shape[1]
     return p["samples"], p["labels"][:n]
-
-
-def tarp(set_name):
-    return tarp_of_set(st, joint, set_name, cfg.seed)
 
 
 n_cal = st.max_calibration_eval or st.max_samples_stored
@@ -69,15 +68,20 @@ display(Markdown(f"Run profile **{cfg.profile}**, model `{joint}` trained on {' 
 
 # %% [markdown]
 # ## Fig. 10: TARP expected coverage
+#
+# The curves are the ones `galmass evaluate` computed for `metrics.json` (stored beside it),
+# so the figure and the table below are one computation.
 
 # %%
 panels = {"training set": {}, "validation set": {}}
 for split, panel in (("train", "training set"), ("validation", "validation set")):
-    panels[panel]["joint"] = tarp(split)
+    panels[panel]["joint"] = split
     for s in train_suites:
-        panels[panel][name[s]] = tarp(f"{split}_{s}")
+        panels[panel][name[s]] = f"{split}_{s}"
 for s in held:
-    panels["validation set"][name[s]] = tarp(f"test_{s}")
+    panels["validation set"][name[s]] = f"test_{s}"
+panels = {panel: {label: load_tarp_curve(st, joint, set_name) for label, set_name in sets.items()
+                  if set_name in metrics["tarp"]} for panel, sets in panels.items()}
 figures.tarp_panels(panels)
 plt.show()
 rows = ["| set | projections | galaxies | max deviation from the diagonal | 68% range (galaxy bootstrap) |",

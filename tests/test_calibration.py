@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from galmass.calibration import (marginal_coverage, posterior_uncertainty, tarp_coverage,
-                                 tarp_credibility)
+from galmass.calibration import (load_tarp, marginal_coverage, posterior_uncertainty, save_tarp,
+                                 tarp_coverage, tarp_credibility)
 from galmass.errors import GalmassError
 
 
@@ -98,3 +98,22 @@ def test_bad_input_is_clear():
         tarp_credibility(np.zeros((5, 4)), np.zeros((4, 2)))
     with pytest.raises(GalmassError, match="NaN"):
         tarp_credibility(np.full((5, 4, 2), np.nan), np.zeros((4, 2)))
+
+
+def test_saved_tarp_result_reads_back_identical(tmp_path):
+    s, t = _toy(0.8, n_cases=200, n_samples=100)
+    res = tarp_coverage(s, t, n_bootstrap=20, seed=3, groups=np.arange(200) // 4)
+    back = load_tarp(save_tarp(tmp_path / "tarp" / "validation.npz", res))
+    assert back.n_groups == res.n_groups == 50 and isinstance(back.n_groups, int)
+    for name in ("alpha", "ecp", "ecp_median", "ecp_lo", "ecp_hi", "credibility", "bootstrap_max_deviation"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(res, name))
+    assert back.max_deviation == res.max_deviation
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_loading_a_missing_or_foreign_tarp_file_is_clear(tmp_path):
+    with pytest.raises(GalmassError, match="no TARP result"):
+        load_tarp(tmp_path / "absent.npz")
+    np.savez(tmp_path / "other.npz", alpha=np.zeros(3))
+    with pytest.raises(GalmassError, match="not a TARP result.*ecp"):
+        load_tarp(tmp_path / "other.npz")

@@ -19,14 +19,16 @@ the test cases. Inputs are never modified. (The PyPI ``tarp`` 0.1.1 bins alpha o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
 from .errors import GalmassError
 
 __all__ = ["TarpResult", "tarp_credibility", "tarp_coverage", "marginal_coverage",
-           "posterior_uncertainty"]
+           "posterior_uncertainty", "save_tarp", "load_tarp"]
 
 
 @dataclass
@@ -63,6 +65,31 @@ class TarpResult:
     def max_deviation(self) -> float:
         """max |ECP(alpha) - alpha| of the bootstrap median curve."""
         return float(np.max(np.abs(self.ecp_median - self.alpha)))
+
+
+def save_tarp(path: str | Path, result: TarpResult) -> Path:
+    """Write a :class:`TarpResult` to an ``.npz`` file (atomically); returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **{f.name: np.asarray(getattr(result, f.name)) for f in fields(TarpResult)})
+    os.replace(tmp, path)
+    return path
+
+
+def load_tarp(path: str | Path) -> TarpResult:
+    """Read a :class:`TarpResult` written by :func:`save_tarp`."""
+    path = Path(path)
+    if not path.is_file():
+        raise GalmassError(f"no TARP result at {path}: compute the metrics first (galmass evaluate)")
+    with np.load(path) as z:
+        missing = [f.name for f in fields(TarpResult) if f.name not in z.files]
+        if missing:
+            raise GalmassError(f"{path} is not a TARP result (missing {', '.join(missing)})")
+        kw = {f.name: z[f.name] for f in fields(TarpResult)}
+    kw["n_groups"] = int(kw["n_groups"])
+    return TarpResult(**kw)
 
 
 def _check(samples: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,12 @@ Keys (issue #4 and #5):
 - ``models.<model>.<eval_set>.{n, mse, median_ratio, scatter}`` for every model and set;
 - ``table1.<model>.<eval_set>`` (MSE of log10 M over all radii) and
   ``table1.baseline.<eval_set>``.
+- ``tarp.<set>.{max_deviation, n, n_galaxies, max_deviation_p16, max_deviation_p84}`` for the
+  joint model, whose full curves are written beside metrics.json as
+  ``tarp/<model>/<set>.npz`` (:func:`load_tarp_curve`), so that Fig. 10 plots the very
+  computation the numbers come from;
+- ``ood.fraction_outside`` and ``ood.<test_set>.{fraction_outside, n, mse_all, mse_inside,
+  mse_outside}``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from .errors import GalmassError
 from .estimators import ESTIMATORS
 from .evaluate import baseline_mse, interp_log_profile, mse, ratio_stats
 
-__all__ = ["write_metrics", "load_metrics", "joint_model_name"]
+__all__ = ["write_metrics", "load_metrics", "joint_model_name", "load_tarp_curve"]
 
 
 def _lst(x) -> list[float]:
@@ -116,9 +122,24 @@ def tarp_of_set(st, model: str, set_name: str, seed: int, n_bootstrap: int = 100
                          groups=galaxy_keys(p["suite"][:n], p["galaxy_id"][:n]))
 
 
+def tarp_curve_path(st, model: str, set_name: str) -> Path:
+    """Where :func:`tarp_metrics` writes the TARP curve of ``model`` on ``set_name``."""
+    return st.results_dir / "tarp" / model / f"{set_name}.npz"
+
+
+def load_tarp_curve(st, model: str, set_name: str):
+    """The :class:`~galmass.calibration.TarpResult` behind ``metrics.json``'s
+    ``tarp.<set_name>`` (written by :func:`write_metrics`)."""
+    from .calibration import load_tarp
+
+    return load_tarp(tarp_curve_path(st, model, set_name))
+
+
 def tarp_metrics(cfg, st, model: str) -> dict[str, Any]:
     """TARP maximum deviation of ``model`` on every evaluation set with stored samples, with
-    the 16th/84th percentiles of the galaxy-bootstrap maximum deviations (:func:`tarp_of_set`)."""
+    the 16th/84th percentiles of the galaxy-bootstrap maximum deviations (:func:`tarp_of_set`).
+    Each set's full curve is written to :func:`tarp_curve_path`."""
+    from .calibration import save_tarp
     from .training import set_names
 
     out = {}
@@ -131,6 +152,7 @@ def tarp_metrics(cfg, st, model: str) -> dict[str, Any]:
         if n < 10:
             continue
         lo, hi = np.percentile(res.bootstrap_max_deviation, [16, 84])
+        save_tarp(tarp_curve_path(st, model, set_name), res)
         out[set_name] = {"max_deviation": res.max_deviation, "n": int(n),
                          "n_galaxies": int(res.n_groups),
                          "max_deviation_p16": float(lo), "max_deviation_p84": float(hi)}
