@@ -19,13 +19,13 @@ the test cases. Inputs are never modified. (The PyPI ``tarp`` 0.1.1 bins alpha o
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from .errors import GalmassError
+from .files import atomic_path
 
 __all__ = ["TarpResult", "tarp_credibility", "tarp_coverage", "marginal_coverage",
            "posterior_uncertainty", "save_tarp", "load_tarp"]
@@ -70,11 +70,8 @@ class TarpResult:
 def save_tarp(path: str | Path, result: TarpResult) -> Path:
     """Write a :class:`TarpResult` to an ``.npz`` file (atomically); returns its path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **{f.name: np.asarray(getattr(result, f.name)) for f in fields(TarpResult)})
-    os.replace(tmp, path)
     return path
 
 

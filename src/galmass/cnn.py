@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .errors import GalmassError
+from .files import load_checkpoint, save_torch
 
 __all__ = ["CNNConfig", "Preprocessor", "mass_scale", "MassCNN", "augment_position_maps", "train_cnn",
            "predict_cnn", "default_device", "TrainHistory"]
@@ -201,6 +202,7 @@ class TrainHistory:
     seconds: list[float] = field(default_factory=list)
     best_epoch: int = -1
     stopped_early: bool = False
+    wall_seconds: float = 0.0  # epochs' wall time over every run (a resumed training adds up)
 
     @property
     def samples_per_second(self) -> float:
@@ -227,10 +229,9 @@ def _eval_loss(model, tensors, batch, device) -> float:
     return total / max(n, 1)
 
 
-def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+#: What a CNN checkpoint holds (one lacking any is incomplete).
+_CKPT_KEYS = ("model", "opt", "sched", "gen", "torch_rng", "hist", "best_state", "best_loss", "epoch",
+              "since_best")
 
 
 def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size: int,
@@ -267,14 +268,15 @@ def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size
     hist = TrainHistory()
     best_state, best_loss, start_epoch, since_best = None, math.inf, 0, 0
     ckpt = Path(workdir) / "cnn_checkpoint.pt" if workdir else None
-    if ckpt and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+    state = load_checkpoint(ckpt, "CNN checkpoint", _CKPT_KEYS) if ckpt else None
+    if state is not None:
         model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"]); gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         hist = TrainHistory(**state["hist"])
         best_state, best_loss = state["best_state"], state["best_loss"]
         start_epoch, since_best = state["epoch"] + 1, state["since_best"]
+    run_start, wall_before = time.perf_counter(), hist.wall_seconds
     n = len(tr[0])
     n_samples, t_train = 0, 0.0
     bar = tqdm(range(start_epoch, cfg.max_epochs), desc="CNN epochs", disable=not progress)
@@ -310,8 +312,9 @@ def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size
         bar.set_postfix(train=f"{total / n:.4f}", val=f"{vloss:.4f}", lr=f"{hist.lr[-1]:.1e}")
         if log:
             log(f"epoch {epoch}: train {total / n:.4f} val {vloss:.4f} lr {hist.lr[-1]:.2e}")
+        hist.wall_seconds = wall_before + time.perf_counter() - run_start
         if ckpt:
-            _save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+            save_torch({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                           "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
                           "hist": asdict(hist), "best_state": best_state, "best_loss": best_loss,
                           "epoch": epoch, "since_best": since_best}, ckpt)

@@ -59,6 +59,7 @@ so the dataset does not depend on how the work was scheduled or resumed.
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import logging
 import math
@@ -76,7 +77,9 @@ from .config import DatasetConfig
 from .constants import RADII_F
 from .errors import GalmassError, one_line
 from .galaxy import Galaxy
-from .storage import code_hash, move_aside, read_shard_entries
+from .files import atomic_path, atomic_write_json, checksum_path, directory_lock, move_aside, write_checksum
+from .storage import (_read_manifest, code_hash, read_all_hdf5, read_shard_entries, set_aside_corrupt,
+                      shard_state)
 
 __all__ = [
     "SCALAR_NAMES",
@@ -304,9 +307,8 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
               "est_log_mass": np.float64, "est_log_truth": np.float64}
     arrays = {k: (np.concatenate(v) if v else np.zeros(empty[k])).astype(dtypes[k]) for k, v in rows.items()}
     path = Path(task.path)
-    tmp = path.with_name(path.name + ".partial")
     n = len(gid)
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for k in ("map1", "map2"):
             f.create_dataset(k, data=arrays[k], chunks=(1, S, S) if n else None, **_MAP_COMPRESSION)
         for k in ("scalars", "labels", "los", "direction", "n_sample", "est_log_mass", "est_log_truth"):
@@ -328,11 +330,19 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
         f.attrs["params"] = task.params
         f.attrs["scalar_names"] = json.dumps(SCALAR_NAMES)
         f.attrs["complete"] = True
-    os.replace(tmp, path)
+    write_checksum(path)
     return {"path": task.path, "suite": task.suite, "n_projections": n, "skipped": skipped}
 
 
-def _shard_ok(path: Path, start: int, stop: int) -> bool:
+def _shard_ok(path: Path, start: int, stop: int, verify: bool = True) -> bool:
+    """Whether a dataset shard of galaxies ``[start, stop)`` is built; with ``verify`` its
+    checksum is checked and a corrupt shard is moved aside (to be rebuilt)."""
+    if verify:
+        state = shard_state(path, read_all_hdf5)
+        if state == "corrupt":
+            set_aside_corrupt(path, "dataset shard")
+        if state != "ok":
+            return False
     try:
         with h5py.File(path, "r") as f:
             return (bool(f.attrs["complete"]) and int(f.attrs["galaxy_start"]) == start
@@ -352,6 +362,10 @@ def _suite_sources(suites_dir: Path, suite: str) -> tuple[list[tuple[str, int]],
     manifest = json.loads(mpath.read_text()) if mpath.exists() else None
     counts = []
     for s in shards:
+        if shard_state(s, read_all_hdf5) != "ok":
+            raise GalmassError(f"suite shard {s} is corrupt (its checksum does not match, or it cannot be "
+                               f"read); rerun `galmass suites build --config <profile>`: it moves the shard aside and "
+                               f"rebuilds it")
         try:
             with h5py.File(s, "r") as f:
                 counts.append(int(f.attrs["n_galaxies"]))
@@ -441,10 +455,16 @@ def build_dataset(params: DatasetConfig | Mapping[str, Any] | None, suites: Sequ
     cannot be projected are skipped, logged (one warning line each) and recorded in their
     shard.
     """
+    out = Path(out_dir)
+    with directory_lock(out, "the projection dataset"):  # a second build waits, then finds it done
+        return _build_dataset(_as_params(params), suites, Path(suites_dir), out, seed, client,
+                              scheduler, n_workers, progress, replace_stale)
+
+
+def _build_dataset(p: DatasetConfig, suites: Sequence[str], suites_dir: Path, out: Path, seed: int,
+                   client, scheduler, n_workers, progress: bool, replace_stale: bool) -> DatasetBuild:
     from .parallel import dask_client, map_with_progress
 
-    p = _as_params(params)
-    suites_dir, out = Path(suites_dir), Path(out_dir)
     if not suites_dir.is_dir():
         raise GalmassError(f"suites directory {suites_dir} does not exist; run "
                            f"`galmass suites build --config <profile>` first")
@@ -460,7 +480,6 @@ def build_dataset(params: DatasetConfig | Mapping[str, Any] | None, suites: Sequ
     shards: dict[str, tuple[Path, ...]] = {}
     for suite, (sources, suite_manifest) in plan.items():
         directory = out / suite
-        directory.mkdir(parents=True, exist_ok=True)
         n_total = sum(c for _, c in sources)
         manifest = {"suite": suite, **build_params, "n_galaxies": n_total,
                     "suite_manifest": suite_manifest, "format_version": FORMAT_VERSION,
@@ -468,18 +487,15 @@ def build_dataset(params: DatasetConfig | Mapping[str, Any] | None, suites: Sequ
                     "code_hash": code_hash("dataset", "projection", "maps", "estimators")}
         mpath = directory / "manifest.json"
         if mpath.exists():
-            old = json.loads(mpath.read_text())
+            old = _read_manifest(mpath)
             if old != manifest:
                 if not replace_stale:
                     raise GalmassError(f"{directory} holds a dataset built with other parameters or code "
                                        f"({old}); remove it, choose another data_dir, or use --replace-stale")
                 moved = move_aside(directory)
                 log.warning("dataset %s: stale build moved aside to %s", suite, moved)
-                directory.mkdir(parents=True)
         if not mpath.exists():
-            tmp = mpath.with_name("manifest.json.partial")
-            tmp.write_text(json.dumps(manifest, indent=1))
-            os.replace(tmp, mpath)
+            atomic_write_json(mpath, manifest)
         firsts = np.concatenate([[0], np.cumsum([c for _, c in sources])])
         paths = []
         size = int(p.shard_size)
@@ -650,32 +666,77 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
     if training_suites is None:
         training_suites = [s for s in suites if s in SUITE_SPECS and SUITE_SPECS[s].training]
     training = sorted(set(training_suites) & set(suites))
-    cols: dict[str, list] = {k: [] for k in ("shard", "row", "suite", "galaxy_id", "galaxy_index",
-                                             "los") + _INDEX_ARRAYS}
-    skipped: dict[str, list] = {"suite": [], "name": [], "reason": []}
+    options = {"suites": suites, "training_suites": training, "seed": int(seed),
+               "balance": bool(balance_projections), "bins": int(bins),
+               "range": [float(v) for v in range], "validation_fraction": float(validation_fraction),
+               "galmass_version": __version__, "code_hash": code_hash("dataset")}
+    shards = _index_shards(d, suites)
+    fingerprint = hashlib.sha256(json.dumps(
+        {**options, "shards": [(f"{s}/{p.name}", _stored_digest(p)) for s, p in shards]},
+        sort_keys=True).encode()).hexdigest()
+    out = d / "index.h5"
+    if _index_fingerprint(out) == fingerprint:
+        return out  # up to date: not rewritten (a finished read-only dataset stays usable)
+    with directory_lock(d, "the projection dataset"):
+        return _write_index(d, shards, training, fingerprint, seed, balance_projections, bins, range,
+                            validation_fraction, suites)
+
+
+def _index_shards(d: Path, suites: Sequence[str]) -> list[tuple[str, Path]]:
+    """``(suite, path)`` of every dataset shard of ``suites``; missing or incomplete ones raise."""
+    shards = []
     for suite in suites:
         mpath = d / suite / "manifest.json"
         if not mpath.exists():
             raise GalmassError(f"suite {suite!r} has no dataset in {d}; build the dataset first")
-        manifest = json.loads(mpath.read_text())
+        manifest = _read_manifest(mpath)
+        if not isinstance(manifest, dict) or "n_galaxies" not in manifest:
+            raise GalmassError(f"{mpath} is corrupt; rebuild the dataset with --replace-stale")
         n_gal, size = manifest["n_galaxies"], manifest["shard_size"]
         for k, start in enumerate(builtins.range(0, n_gal, size)):
             path = d / suite / f"shard_{k:05d}.h5"
-            if not _shard_ok(path, start, min(start + size, n_gal)):
+            if not _shard_ok(path, start, min(start + size, n_gal), verify=False):
                 raise GalmassError(f"dataset shard {path} is missing or incomplete; rerun the dataset build")
-            with h5py.File(path, "r") as f:
-                n = int(f.attrs["n_projections"])
-                cols["shard"].append(np.array([f"{suite}/{path.name}"] * n, dtype=object))
-                cols["row"].append(np.arange(n, dtype=np.int64))
-                cols["suite"].append(_strings(f["suite"]))
-                cols["galaxy_id"].append(_strings(f["galaxy_id"]))
-                cols["galaxy_index"].append(f["galaxy_index"][:])
-                cols["los"].append(f["los"][:])
-                for key in _INDEX_ARRAYS:
-                    cols[key].append(f[key][:])
-                skipped["name"] += list(_strings(f["skipped_name"]))
-                skipped["reason"] += list(_strings(f["skipped_reason"]))
-                skipped["suite"] += [suite] * len(f["skipped_name"])
+            shards.append((suite, path))
+    return shards
+
+
+def _stored_digest(path: Path) -> str:
+    """The SHA-256 stored beside a shard (written when it was built or first verified)."""
+    try:
+        return checksum_path(path).read_text().split()[0]
+    except (OSError, IndexError):
+        raise GalmassError(f"dataset shard {path} has no stored checksum; rerun the dataset build "
+                           f"(it verifies and records it)") from None
+
+
+def _index_fingerprint(path: Path) -> str | None:
+    try:
+        with h5py.File(path, "r") as f:
+            return str(f.attrs.get("inputs_sha256", "")) or None
+    except (OSError, KeyError):
+        return None
+
+
+def _write_index(d: Path, shards: list[tuple[str, Path]], training: list[str], fingerprint: str,
+                 seed, balance_projections, bins, range, validation_fraction, suites) -> Path:
+    cols: dict[str, list] = {k: [] for k in ("shard", "row", "suite", "galaxy_id", "galaxy_index",
+                                             "los") + _INDEX_ARRAYS}
+    skipped: dict[str, list] = {"suite": [], "name": [], "reason": []}
+    for suite, path in shards:
+        with h5py.File(path, "r") as f:
+            n = int(f.attrs["n_projections"])
+            cols["shard"].append(np.array([f"{suite}/{path.name}"] * n, dtype=object))
+            cols["row"].append(np.arange(n, dtype=np.int64))
+            cols["suite"].append(_strings(f["suite"]))
+            cols["galaxy_id"].append(_strings(f["galaxy_id"]))
+            cols["galaxy_index"].append(f["galaxy_index"][:])
+            cols["los"].append(f["los"][:])
+            for key in _INDEX_ARRAYS:
+                cols[key].append(f[key][:])
+            skipped["name"] += list(_strings(f["skipped_name"]))
+            skipped["reason"] += list(_strings(f["skipped_reason"]))
+            skipped["suite"] += [suite] * len(f["skipped_name"])
     t = {k: np.concatenate(v) for k, v in cols.items()}
     log_m = t["labels"][:, LABEL_RH_INDEX]
     in_range = _bin_of(log_m, int(bins), range) >= 0
@@ -687,8 +748,7 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
     val = split_by_galaxy(galaxy_keys(t["suite"], t["galaxy_id"])[sel], validation_fraction, seed)
     split[np.flatnonzero(sel)[val]] = "validation"
     out = d / "index.h5"
-    tmp = out.with_name("index.h5.partial")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         for k in ("shard", "suite", "galaxy_id"):
             f.create_dataset(k, data=t[k], dtype=_STR)
         for k in ("row", "galaxy_index", "los") + _INDEX_ARRAYS:
@@ -707,9 +767,8 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
             "seed": int(seed), "balance": bool(balance_projections), "bins": int(bins),
             "range": np.asarray(range, dtype=float), "validation_fraction": float(validation_fraction),
             "scalar_names": json.dumps(SCALAR_NAMES), "label_rh_index": LABEL_RH_INDEX,
-            "galmass_version": __version__,
+            "galmass_version": __version__, "inputs_sha256": fingerprint,
         })
-    os.replace(tmp, out)
     return out
 
 
@@ -870,14 +929,12 @@ def cli_build(config_path: str | Path, *, scheduler: str | None = None, progress
         With ``index`` set to the written ``index.h5``.
     """
     from .config import load_config
-    from .parallel import dask_client
+    from .parallel import lazy_client
 
     cfg = load_config(config_path)
     p = cfg.dataset
     suites = list(cfg.suites.names)
-    for s in suites:  # fail fast, before starting a cluster
-        _suite_sources(cfg.suites_dir, s)
-    with dask_client(scheduler or cfg.scheduler, cfg.n_workers) as client:
+    with lazy_client(scheduler or cfg.scheduler, cfg.n_workers) as client:
         res = build_dataset(p, suites, cfg.suites_dir, cfg.dataset_dir, seed=cfg.seed,
                             client=client, progress=progress, replace_stale=replace_stale)
     index = build_index(cfg.dataset_dir, suites, seed=cfg.seed, balance_projections=p.balance,

@@ -15,3 +15,8 @@ class GalmassError(ValueError):
 def one_line(text: object) -> str:
     """``str(text)`` with every run of whitespace (newlines included) folded to one space."""
     return " ".join(str(text).split())
+
+
+class GalmassWarning(UserWarning):
+    """Something galmass did about the input on its own (e.g. dropped duplicate stars, moved
+    a corrupt file aside); the command line prints it as one ``galmass: warning:`` line."""

@@ -13,7 +13,6 @@ sides); early stopping and gradient clipping follow sbi's defaults.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from .errors import GalmassError
+from .files import load_checkpoint, save_torch
 
 __all__ = ["FlowConfig", "FlowHistory", "train_flow", "sample_posterior", "summarize_samples"]
 
@@ -73,6 +73,7 @@ class FlowHistory:
     lr: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     best_epoch: int = -1
+    wall_seconds: float = 0.0  # epochs' wall time over every run (a resumed training adds up)
 
 
 _ESTIMATORS = ("maf", "maf_rqs", "nsf")
@@ -105,6 +106,10 @@ def _mean_loss(net, theta: torch.Tensor, x: torch.Tensor, batch: int = 4096) -> 
     return tot / len(x)
 
 
+#: What a flow checkpoint holds (one lacking any is incomplete).
+_CKPT_KEYS = ("net", "opt", "gen", "torch_rng", "hist", "best_state", "best", "since", "epoch")
+
+
 def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarray, x_val: np.ndarray,
                config: FlowConfig | None = None, workdir: str | Path | None = None,
                progress: bool = True):
@@ -131,14 +136,15 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
     ckpt = Path(workdir) / "flow_checkpoint.pt" if workdir else None
     if ckpt:
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-    if ckpt and ckpt.exists():
-        st = torch.load(ckpt, weights_only=False)
+    st = load_checkpoint(ckpt, "flow checkpoint", _CKPT_KEYS) if ckpt else None
+    if st is not None:
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); gen.set_state(st["gen"])
         if sched is not None and st.get("sched") is not None:
             sched.load_state_dict(st["sched"])
         torch.set_rng_state(st["torch_rng"])
         hist, best_state, best = FlowHistory(**st["hist"]), st["best_state"], st["best"]
         since, start = st["since"], st["epoch"] + 1
+    run_start, wall_before = time.perf_counter(), hist.wall_seconds
     n = len(th)
     bar = tqdm(range(start, cfg.max_epochs), desc="flow epochs", disable=not progress)
     for epoch in bar:
@@ -167,13 +173,12 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
         else:
             since += 1
         bar.set_postfix(train=f"{tot / n:.3f}", val=f"{v:.3f}")
+        hist.wall_seconds = wall_before + time.perf_counter() - run_start
         if ckpt:
-            tmp = ckpt.with_name(ckpt.name + ".partial")
-            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+            save_torch({"net": net.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
                         "torch_rng": torch.get_rng_state(), "hist": asdict(hist),
                         "sched": sched.state_dict() if sched is not None else None,
-                        "best_state": best_state, "best": best, "since": since, "epoch": epoch}, tmp)
-            os.replace(tmp, ckpt)
+                        "best_state": best_state, "best": best, "since": since, "epoch": epoch}, ckpt)
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()

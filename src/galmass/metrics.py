@@ -21,7 +21,6 @@ Keys (issue #4 and #5):
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from .constants import RADII_F
 from .errors import GalmassError
 from .estimators import ESTIMATORS
 from .evaluate import baseline_mse, interp_log_profile, mse, ratio_stats
+from .files import atomic_write_json
 
 __all__ = ["write_metrics", "load_metrics", "joint_model_name", "load_tarp_curve"]
 
@@ -100,12 +100,7 @@ def write_metrics(cfg, st) -> Path:
     metrics["cnn_maf"] = cm
     metrics["tarp"] = tarp_metrics(cfg, st, joint)
     metrics["ood"] = ood_metrics(cfg, st, joint)
-    path = st.results_dir / "metrics.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("metrics.json.partial")
-    tmp.write_text(json.dumps(metrics, indent=1))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(st.results_dir / "metrics.json", metrics)
 
 
 def tarp_of_set(st, model: str, set_name: str, seed: int, n_bootstrap: int = 100):

@@ -13,7 +13,6 @@ settings than it was trained with, fails with one clear :class:`GalmassError`.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,8 @@ import torch
 from . import __version__
 from .cnn import CNNConfig, MassCNN, Preprocessor, predict_cnn
 from .constants import RADII_F
-from .errors import GalmassError
+from .errors import GalmassError, one_line
+from .files import atomic_write_json, load_torch, save_torch
 from .flow import FlowConfig, build_flow, sample_posterior, summarize_samples
 
 __all__ = ["MassModel", "FORMAT_VERSION", "flow_shift"]
@@ -114,53 +114,108 @@ class MassModel:
             "info": self.info,
         }
         for name, obj in (("cnn.pt", self.cnn.state_dict()), ("flow.pt", self.flow.state_dict())):
-            tmp = d / (name + ".partial")
-            torch.save(obj, tmp)
-            os.replace(tmp, d / name)
+            save_torch(obj, d / name)
         if self.domain is not None:
-            tmp = d / "domain.json.partial"
-            tmp.write_text(json.dumps(self.domain.to_dict()))
-            os.replace(tmp, d / "domain.json")
-        tmp = d / "model.json.partial"
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, d / "model.json")
+            atomic_write_json(d / "domain.json", self.domain.to_dict(), indent=None)
+        atomic_write_json(d / "model.json", meta)  # last: a directory with model.json is complete
         return d
 
     @classmethod
     def load(cls, directory: str | Path, map_size: int | None = None) -> "MassModel":
-        """Load a model directory written by :meth:`save`."""
+        """Load a model directory written by :meth:`save`.
+
+        Any malformed file (missing or unknown ``model.json`` keys, not JSON or not UTF-8,
+        truncated or foreign ``.pt`` weights, a broken ``domain.json``, an unreadable file)
+        raises one :class:`GalmassError` line naming the file and the problem. Weights are
+        loaded with ``weights_only=True``: a pickle with code in it is refused, never run.
+        """
         d = Path(directory)
         mfile = d / "model.json"
         if not mfile.is_file():
             raise GalmassError(f"{d} is not a galmass model directory (no model.json)")
-        try:
-            meta = json.loads(mfile.read_text())
-        except json.JSONDecodeError as exc:
-            raise GalmassError(f"{mfile} is corrupt: {exc}") from None
-        if meta.get("format_version") != FORMAT_VERSION:
+        meta = _read_json(mfile, f"model {d}")
+        if not isinstance(meta, dict):
+            raise GalmassError(f"{mfile} is corrupt: a JSON object is expected, not {type(meta).__name__}")
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
             raise GalmassError(
                 f"model {d} was saved by galmass {meta.get('galmass_version', '?')} in format "
-                f"{meta.get('format_version')}; this galmass ({__version__}) reads format {FORMAT_VERSION}"
+                f"{version}; this galmass ({__version__}) reads format {FORMAT_VERSION}"
             )
-        if map_size is not None and meta["map_size"] != map_size:
-            raise GalmassError(f"model {d} was trained on {meta['map_size']}x{meta['map_size']} maps, not {map_size}x{map_size}")
-        cnn_cfg = CNNConfig(**{**meta["cnn_config"], "channels": tuple(meta["cnn_config"]["channels"])})
-        flow_cfg = FlowConfig(**meta["flow_config"])
-        cnn = MassCNN(meta["map_size"], cnn_cfg, n_outputs=meta["n_outputs"])
+        missing, unknown = _MODEL_KEYS - set(meta), set(meta) - _MODEL_KEYS - _OPTIONAL_KEYS
+        if missing or unknown:
+            what = "; ".join(x for x in (f"missing key(s) {sorted(missing)}" if missing else "",
+                                         f"unknown key(s) {sorted(unknown)}" if unknown else "") if x)
+            raise GalmassError(f"{mfile} is corrupt or from another program: {what}; rebuild the model")
         try:
-            cnn.load_state_dict(torch.load(d / "cnn.pt", weights_only=True))
-            flow = build_flow(torch.randn(4, meta["n_outputs"]), torch.randn(4, meta["n_features"]), flow_cfg)
-            flow.load_state_dict(torch.load(d / "flow.pt", weights_only=True))
-        except (RuntimeError, OSError, FileNotFoundError) as exc:
-            raise GalmassError(f"model {d}: weights do not match its model.json ({str(exc).splitlines()[0]})") from None
+            msize, n_out, n_feat = (_count(meta[k], k) for k in ("map_size", "n_outputs", "n_features"))
+            radii = np.asarray(meta["radii_f"], dtype=float)
+            if radii.shape != (n_out,) or not np.all(np.isfinite(radii)):
+                raise GalmassError(f"radii_f must be {n_out} finite numbers")
+            cnn_cfg = CNNConfig(**{**_obj(meta["cnn_config"], "cnn_config"),
+                                   "channels": tuple(meta["cnn_config"].get("channels", ()))})
+            flow_cfg = FlowConfig(**_obj(meta["flow_config"], "flow_config"))
+            pre = Preprocessor(**_obj(meta["preprocessor"], "preprocessor"))
+            info = meta.get("info") or {}
+            if not isinstance(info, dict):
+                raise GalmassError("info must be a JSON object")
+        except (GalmassError, TypeError, ValueError) as exc:
+            raise GalmassError(f"{mfile} is corrupt: {one_line(exc)}; rebuild the model") from None
+        if map_size is not None and msize != map_size:
+            raise GalmassError(f"model {d} was trained on {msize}x{msize} maps, not {map_size}x{map_size}")
+        try:
+            cnn = MassCNN(msize, cnn_cfg, n_outputs=n_out)
+            flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_feat), flow_cfg)
+        except Exception as exc:  # torch/sbi raise many types for impossible settings
+            raise GalmassError(f"{mfile}: its settings do not make a network ({one_line(exc)[:160]})") from None
+        for name, net in (("cnn.pt", cnn), ("flow.pt", flow)):
+            state = load_torch(d / name, f"model {d}: {name}")
+            try:
+                net.load_state_dict(state)
+            except (RuntimeError, TypeError, ValueError, AttributeError, KeyError) as exc:
+                raise GalmassError(f"model {d}: {name} does not match its model.json "
+                                   f"({one_line(exc)[:160]}); rebuild the model") from None
         cnn.eval(); flow.eval()
         domain = None
-        if (d / "domain.json").is_file():
+        dfile = d / "domain.json"
+        if dfile.exists():
             from .ood import InputDomain
 
-            domain = InputDomain.from_dict(json.loads((d / "domain.json").read_text()))
-        return cls(cnn, Preprocessor(**meta["preprocessor"]), flow, meta["map_size"], cnn_cfg, flow_cfg,
-                   np.asarray(meta["radii_f"]), meta.get("info", {}), domain)
+            try:
+                domain = InputDomain.from_dict(_read_json(dfile, f"model {d}"))
+            except GalmassError as exc:
+                raise GalmassError(f"{dfile} is corrupt: {exc}; rebuild the model") from None
+        return cls(cnn, pre, flow, msize, cnn_cfg, flow_cfg, radii, info, domain)
+
+
+#: Keys every model.json has, and those it may have.
+_MODEL_KEYS = {"format_version", "map_size", "radii_f", "n_features", "n_outputs", "preprocessor",
+               "cnn_config", "flow_config"}
+_OPTIONAL_KEYS = {"galmass_version", "info"}
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """JSON of a file; unreadable, non-UTF-8 or invalid JSON raises one line naming it."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise GalmassError(f"{what}: cannot read {path}: {one_line(exc)}") from None
+    except UnicodeDecodeError:
+        raise GalmassError(f"{path} is corrupt: not UTF-8 text; rebuild the model") from None
+    except json.JSONDecodeError as exc:
+        raise GalmassError(f"{path} is corrupt: not valid JSON ({exc}); rebuild the model") from None
+
+
+def _obj(value: Any, key: str) -> dict:
+    if not isinstance(value, dict):
+        raise GalmassError(f"{key} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise GalmassError(f"{key} must be a positive integer, got {value!r}")
+    return value
 
 
 def default_radii() -> np.ndarray:

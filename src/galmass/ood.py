@@ -84,7 +84,27 @@ class InputDomain:
 
     @classmethod
     def from_dict(cls, d: dict) -> "InputDomain":
-        return cls(**d)
+        """The domain stored by :meth:`to_dict`; a malformed one raises :class:`GalmassError`."""
+        if not isinstance(d, dict):
+            raise GalmassError(f"an input domain is a JSON object, not {type(d).__name__}")
+        names = {"pairs", "extents", "grids", "levels", "fraction"}
+        if set(d) - names or not {"pairs", "extents", "grids", "levels"} <= set(d):
+            raise GalmassError(f"an input domain has the keys {sorted(names)}, not {sorted(d)}")
+        try:
+            pairs = [(int(i), int(j)) for i, j in d["pairs"]]
+            extents = [[float(v) for v in e] for e in d["extents"]]
+            grids = [np.asarray(g, dtype=float) for g in d["grids"]]
+            levels = [float(v) for v in d["levels"]]
+            fraction = float(d.get("fraction", 0.99))
+        except (TypeError, ValueError) as exc:
+            raise GalmassError(f"an input domain has malformed values ({exc})") from None
+        n = len(pairs)
+        if (n == 0 or len(extents) != n or len(grids) != n or len(levels) != n
+                or any(len(e) != 4 for e in extents) or any(g.ndim != 2 or g.size == 0 for g in grids)
+                or any(not (0 <= i < len(SCALAR_LABELS) and 0 <= j < len(SCALAR_LABELS)) for i, j in pairs)
+                or not all(np.all(np.isfinite(g)) for g in grids) or not 0 < fraction <= 1):
+            raise GalmassError("an input domain has inconsistent pairs, extents, grids or levels")
+        return cls([list(p) for p in pairs], extents, [g.tolist() for g in grids], levels, fraction)
 
 
 def _log(scalars: np.ndarray) -> np.ndarray:

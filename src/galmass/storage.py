@@ -9,39 +9,54 @@ Layout of a built suite ``<suites_dir>/<suite>/``:
   ``star_mass`` (N,) [Msun], and per galaxy ``name`` and ``meta`` (JSON, including the
   exact mass profile under ``"mass_profile"``).
 
-A shard is first written to ``*.h5.partial`` and renamed when complete, so an interrupted
-build leaves only complete shards; rerunning builds the missing ones.
+A shard is written under a temporary name and renamed when complete
+(:func:`galmass.files.atomic_path`), with its SHA-256 in ``shard_*.h5.sha256``: an
+interrupted build leaves only complete shards, and a shard counts as built only when its
+checksum matches. Rerunning builds the missing ones; a corrupt one (bit flip, truncation) is
+moved aside to ``shard_*.h5.corrupt-<k>`` and rebuilt. A build holds a lock on its suite
+directory (:func:`galmass.files.directory_lock`): a second build of the same suite waits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import h5py
 import numpy as np
 
 from . import __version__
 from .errors import GalmassError, one_line
+from .files import (atomic_path, atomic_write_json, checksum_path, directory_lock, move_aside,
+                    verify_checksum, write_checksum)
 from .galaxy import Galaxy
 from .profiles import profile_from_dict
 
 __all__ = ["write_shard", "read_shard", "read_shard_entries", "move_aside", "build_suite", "load_built_suite", "SuiteBuild"]
 
 _STR = h5py.string_dtype()
+log = logging.getLogger(__name__)
+
+
+def _read_manifest(path: Path) -> Any:
+    """A build's manifest.json; an unreadable one counts as another build's (None)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def write_shard(path: str | Path, galaxies: list[Galaxy]) -> Path:
     """Write ``galaxies`` to one HDF5 shard atomically (temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
     counts = [g.n_stars for g in galaxies]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["galmass_version"] = __version__
         f.attrs["n_galaxies"] = len(galaxies)
         f.create_dataset("offsets", data=offsets)
@@ -54,7 +69,7 @@ def write_shard(path: str | Path, galaxies: list[Galaxy]) -> Path:
         f.create_dataset("suite", data=np.array([g.suite for g in galaxies], dtype=object), dtype=_STR)
         metas = [json.dumps({**g.meta, "mass_profile": g.mass_profile.to_dict()}) for g in galaxies]
         f.create_dataset("meta", data=np.array(metas, dtype=object), dtype=_STR)
-    os.replace(tmp, path)
+    write_checksum(path)
     return path
 
 
@@ -103,7 +118,56 @@ def read_shard_entries(path: str | Path) -> list[tuple[Galaxy | None, str, str]]
     return out
 
 
+def shard_state(path: str | Path, full_read: Callable[[Path], Any]) -> str:
+    """``"ok"``, ``"missing"`` or ``"corrupt"``: whether a shard counts as built.
+
+    A shard is ok when its stored SHA-256 matches. A shard written before checksums were
+    stored is read in full with ``full_read`` (every compressed block decoded); if that
+    works its checksum is stored now, otherwise it is corrupt.
+    """
+    path = Path(path)
+    if not path.exists():
+        return "missing"
+    ok = verify_checksum(path)
+    if ok is None:
+        try:
+            full_read(path)
+        except (GalmassError, OSError, KeyError, ValueError):
+            return "corrupt"
+        with contextlib.suppress(GalmassError):  # e.g. read-only: checked again next time
+            write_checksum(path)
+        return "ok"
+    return "ok" if ok else "corrupt"
+
+
+def read_all_hdf5(path: str | Path) -> None:
+    """Read every dataset of an HDF5 file (decoding every compressed block); raises on damage."""
+    def visit(_name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            obj[()]
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+
+
+def set_aside_corrupt(path: Path, what: str) -> Path:
+    """Move a corrupt shard (and its checksum) aside to ``<name>.corrupt-<k>``, saying so."""
+    moved = move_aside(path, "corrupt")
+    side = checksum_path(path)
+    if side.exists():
+        os.replace(side, checksum_path(moved))
+    log.warning("%s %s is corrupt (checksum or read failed): moved aside to %s, rebuilding it",
+                what, path, moved.name)
+    return moved
+
+
 def _shard_ok(path: Path, expected: int) -> bool:
+    state = shard_state(path, read_shard)
+    if state == "corrupt":
+        set_aside_corrupt(path, "suite shard")
+        return False
+    if state == "missing":
+        return False
     try:
         with h5py.File(path, "r") as f:
             return int(f.attrs["n_galaxies"]) == expected
@@ -151,15 +215,6 @@ def code_hash(*modules: str) -> str:
 GENERATOR_MODULES = ("suites", "df", "profiles", "relations")
 
 
-def move_aside(directory: Path) -> Path:
-    """Rename ``directory`` to ``<name>.stale-<k>`` (first free k) and return the new path."""
-    k = 1
-    while (dest := directory.with_name(f"{directory.name}.stale-{k}")).exists():
-        k += 1
-    os.replace(directory, dest)
-    return dest
-
-
 def build_suite(suite: str, n_galaxies: int, seed: int, out_dir: str | Path, *,
                 shard_size: int = 50, n_max_stars: int = 10_000, client=None,
                 scheduler: str | None = None, n_workers: int | None = None,
@@ -173,17 +228,24 @@ def build_suite(suite: str, n_galaxies: int, seed: int, out_dir: str | Path, *,
     moved aside to ``<suite>.stale-<k>`` and the suite is rebuilt.
     """
     from .suites import _spec
-    from .parallel import dask_client, map_with_progress
 
     _spec(suite)
     directory = Path(out_dir) / suite
-    directory.mkdir(parents=True, exist_ok=True)
+    with directory_lock(directory, f"suite {suite}"):  # a second build of this suite waits
+        return _build_suite(suite, n_galaxies, seed, directory, shard_size, n_max_stars, client,
+                            scheduler, n_workers, progress, replace_stale)
+
+
+def _build_suite(suite, n_galaxies, seed, directory: Path, shard_size, n_max_stars, client,
+                 scheduler, n_workers, progress, replace_stale) -> SuiteBuild:
+    from .parallel import dask_client, map_with_progress
+
     manifest = {"suite": suite, "seed": int(seed), "n_galaxies": int(n_galaxies),
                 "shard_size": int(shard_size), "n_max_stars": int(n_max_stars),
                 "galmass_version": __version__, "code_hash": code_hash(*GENERATOR_MODULES)}
     mpath = directory / "manifest.json"
     if mpath.exists():
-        old = json.loads(mpath.read_text())
+        old = _read_manifest(mpath)
         if old != manifest:
             if not replace_stale:
                 raise GalmassError(
@@ -192,11 +254,8 @@ def build_suite(suite: str, n_galaxies: int, seed: int, out_dir: str | Path, *,
                 )
             moved = move_aside(directory)
             print(f"suite {suite}: stale build moved aside to {moved}")
-            directory.mkdir(parents=True)
     if not mpath.exists():
-        tmp = mpath.with_name("manifest.json.partial")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, mpath)
+        atomic_write_json(mpath, manifest)
     tasks = [_ShardTask(suite, seed, s, min(s + shard_size, n_galaxies), n_max_stars,
                         str(directory / f"shard_{s // shard_size:05d}.h5"))
              for s in range(0, n_galaxies, shard_size)]

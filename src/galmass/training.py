@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from .config import Config, load_config
 from .constants import RADII_F
 from .errors import GalmassError
+from .files import atomic_path, atomic_write_json, directory_lock, move_aside
 
 __all__ = ["RunSettings", "run_settings", "train_model", "train_all", "evaluate_all", "eval_sets"]
 
@@ -96,13 +96,19 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
     A finished model trained with other settings is an error, or with ``replace_stale``
     it is moved aside to ``<name>.stale-<k>`` (never deleted) and the model is retrained.
     """
+    st = settings or run_settings(cfg)
+    out = st.models_dir / name
+    with directory_lock(out, f"model {name}"):  # a second `galmass train` waits, then finds it done
+        return _train_model(cfg, name, suites, st, out, progress, replace_stale)
+
+
+def _train_model(cfg: Config, name: str, suites: list[str], st: RunSettings, out: Path,
+                 progress: bool, replace_stale: bool):
     from .cnn import predict_cnn, train_cnn
     from .dataset import load_inputs
     from .flow import train_flow
     from .model import MassModel, flow_shift
 
-    st = settings or run_settings(cfg)
-    out = st.models_dir / name
     spec = {"suites": suites, "cnn": asdict(st.cnn), "flow": asdict(st.flow),
             "map_size": cfg.dataset.map_size, "dataset": str(cfg.dataset_dir)}
     reuse_cnn = None
@@ -124,20 +130,15 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
             {k: v for k, v in json.loads(json.dumps(spec)).items() if k != "flow"}
         if same_cnn:  # only the flow settings changed: keep the trained CNN
             reuse_cnn = (model.cnn, model.preprocessor, model.info)
-        from .storage import move_aside
-
         print(f"model {name}: stale model moved aside to {move_aside(out)}"
               + (" (its CNN is reused: only the flow settings changed)" if same_cnn else ""))
     elif out.exists() and (out / "work" / "spec.json").exists() and \
             json.loads((out / "work" / "spec.json").read_text()) != json.loads(json.dumps(spec)):
         if not replace_stale:
             raise GalmassError(f"{out} holds an unfinished training with other settings; remove it, or use --replace-stale")
-        from .storage import move_aside
-
         print(f"model {name}: stale unfinished training moved aside to {move_aside(out)}")
     work = out / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "spec.json").write_text(json.dumps(spec))
+    atomic_write_json(work / "spec.json", spec, indent=None)
     t0 = time.perf_counter()
     tr = load_inputs(cfg.dataset_dir, suites=suites, split="train")
     va = load_inputs(cfg.dataset_dir, suites=suites, split="validation")
@@ -146,19 +147,18 @@ def train_model(cfg: Config, name: str, suites: list[str], settings: RunSettings
         cnn, pre, hist = train_cnn(_inputs(tr), _inputs(va), cfg.dataset.map_size, st.cnn, workdir=work,
                                    progress=progress)
         cnn_info = {"cnn_history": asdict(hist), "cnn_samples_per_second": hist.samples_per_second}
-        t_cnn = time.perf_counter() - t0 - t_load
+        t_cnn = hist.wall_seconds  # summed over every run of a resumed training
     else:
         cnn, pre, old_info = reuse_cnn
         cnn_info = {k: old_info[k] for k in ("cnn_history", "cnn_samples_per_second")}
         t_cnn = old_info["seconds"]["cnn"]
-        t0 -= t_cnn
     p_tr, f_tr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
     p_va, f_va = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
     # the flow models log10 M minus a per-projection shift (the mass scale or the CNN estimate)
     flow, fh = train_flow(tr["labels"] - flow_shift(pre, st.flow, p_tr, tr["scalars"]), f_tr,
                           va["labels"] - flow_shift(pre, st.flow, p_va, va["scalars"]), f_va, st.flow,
                           workdir=work, progress=progress)
-    t_flow = time.perf_counter() - t0 - t_load - t_cnn
+    t_flow = fh.wall_seconds
     info = {"profile": cfg.profile, "name": name, "spec": spec, "n_train": int(len(tr["row"])),
             "n_validation": int(len(va["row"])),
             # the preprocessing a catalogue must get at prediction time (galmass.predict)
@@ -255,16 +255,13 @@ def load_set(st: RunSettings, model: str, set_name: str) -> dict[str, np.ndarray
 
 
 def _write_predictions(path: Path, data: dict[str, np.ndarray], mid: str = "") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["model_id"] = mid  # model fingerprint + what was predicted (see evaluate_all)
         for k, v in data.items():
             if v.dtype.kind in "OU":
                 f.create_dataset(k, data=v.astype(object), dtype=_STR)
             else:
                 f.create_dataset(k, data=v, compression="gzip" if v.size > 1e5 else None)
-    os.replace(tmp, path)
 
 
 def read_predictions(path: str | Path) -> dict[str, np.ndarray]:
@@ -291,13 +288,18 @@ def predict_set(model, cfg: Config, suites, split, max_n, seed: int, n_samples: 
 
 def evaluate_all(config: str | Path, progress: bool = True) -> Path:
     """Predictions of every model on its evaluation sets, then ``metrics.json``."""
+    cfg = load_config(config)
+    st = run_settings(cfg)
+    with directory_lock(st.results_dir, f"results of profile {cfg.profile}"):
+        return _evaluate_all(cfg, st, progress)
+
+
+def _evaluate_all(cfg: Config, st: RunSettings, progress: bool) -> Path:
     from tqdm import tqdm
 
     from .metrics import write_metrics
     from .model import MassModel
 
-    cfg = load_config(config)
-    st = run_settings(cfg)
     for name, suites in st.models.items():
         model = MassModel.load(st.models_dir / name)
         sets = eval_sets(cfg, st, suites)
