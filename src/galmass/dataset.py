@@ -77,7 +77,8 @@ from .config import DatasetConfig
 from .constants import RADII_F
 from .errors import GalmassError, one_line
 from .galaxy import Galaxy
-from .files import atomic_path, atomic_write_json, checksum_path, directory_lock, move_aside, write_checksum
+from .files import (atomic_path, atomic_write_json, checksum_path, directory_lock, h5_dataset, move_aside,
+                    write_checksum)
 from .storage import (_read_manifest, code_hash, read_all_hdf5, read_shard_entries, set_aside_corrupt,
                       shard_state)
 
@@ -310,17 +311,17 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
     n = len(gid)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for k in ("map1", "map2"):
-            f.create_dataset(k, data=arrays[k], chunks=(1, S, S) if n else None, **_MAP_COMPRESSION)
+            h5_dataset(f, k, data=arrays[k], chunks=(1, S, S) if n else None, **_MAP_COMPRESSION)
         for k in ("scalars", "labels", "los", "direction", "n_sample", "est_log_mass", "est_log_truth"):
-            f.create_dataset(k, data=arrays[k])
-        f.create_dataset("estimator_names", data=np.array(_est_names(), dtype=object), dtype=_STR)
-        f.create_dataset("galaxy_id", data=np.array(gid, dtype=object), dtype=_STR)
-        f.create_dataset("galaxy_index", data=np.array(gidx, dtype=np.int64))
-        f.create_dataset("suite", data=np.array([task.suite] * n, dtype=object), dtype=_STR)
-        f.create_dataset("radii_f", data=RADII_F)
-        f.create_dataset("skipped_index", data=np.array([s[0] for s in skipped], dtype=np.int64))
-        f.create_dataset("skipped_name", data=np.array([s[1] for s in skipped], dtype=object), dtype=_STR)
-        f.create_dataset("skipped_reason", data=np.array([s[2] for s in skipped], dtype=object), dtype=_STR)
+            h5_dataset(f, k, data=arrays[k])
+        h5_dataset(f, "estimator_names", data=np.array(_est_names(), dtype=object), dtype=_STR)
+        h5_dataset(f, "galaxy_id", data=np.array(gid, dtype=object), dtype=_STR)
+        h5_dataset(f, "galaxy_index", data=np.array(gidx, dtype=np.int64))
+        h5_dataset(f, "suite", data=np.array([task.suite] * n, dtype=object), dtype=_STR)
+        h5_dataset(f, "radii_f", data=RADII_F)
+        h5_dataset(f, "skipped_index", data=np.array([s[0] for s in skipped], dtype=np.int64))
+        h5_dataset(f, "skipped_name", data=np.array([s[1] for s in skipped], dtype=object), dtype=_STR)
+        h5_dataset(f, "skipped_reason", data=np.array([s[2] for s in skipped], dtype=object), dtype=_STR)
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["galmass_version"] = __version__
         f.attrs["suite"] = task.suite
@@ -750,18 +751,18 @@ def _write_index(d: Path, shards: list[tuple[str, Path]], training: list[str], f
     out = d / "index.h5"
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         for k in ("shard", "suite", "galaxy_id"):
-            f.create_dataset(k, data=t[k], dtype=_STR)
+            h5_dataset(f, k, data=t[k], dtype=_STR)
         for k in ("row", "galaxy_index", "los") + _INDEX_ARRAYS:
-            f.create_dataset(k, data=t[k])
-        f.create_dataset("estimator_names", data=np.array(_est_names(), dtype=object), dtype=_STR)
-        f.create_dataset("log_mass_rh", data=log_m)
-        f.create_dataset("in_range", data=in_range)
-        f.create_dataset("kept", data=kept)
-        f.create_dataset("split", data=split, dtype=_STR)
-        f.create_dataset("bin_edges", data=np.linspace(float(range[0]), float(range[1]), int(bins) + 1))
-        f.create_dataset("radii_f", data=RADII_F)
+            h5_dataset(f, k, data=t[k])
+        h5_dataset(f, "estimator_names", data=np.array(_est_names(), dtype=object), dtype=_STR)
+        h5_dataset(f, "log_mass_rh", data=log_m)
+        h5_dataset(f, "in_range", data=in_range)
+        h5_dataset(f, "kept", data=kept)
+        h5_dataset(f, "split", data=split, dtype=_STR)
+        h5_dataset(f, "bin_edges", data=np.linspace(float(range[0]), float(range[1]), int(bins) + 1))
+        h5_dataset(f, "radii_f", data=RADII_F)
         for k, v in skipped.items():
-            f.create_dataset(f"skipped_{k}", data=np.array(v, dtype=object), dtype=_STR)
+            h5_dataset(f, f"skipped_{k}", data=np.array(v, dtype=object), dtype=_STR)
         f.attrs.update({
             "suites": json.dumps(suites), "training_suites": json.dumps(training),
             "seed": int(seed), "balance": bool(balance_projections), "bins": int(bins),

@@ -47,16 +47,23 @@ _TEXT_WORDS = (("no space left", errno.ENOSPC), ("quota", errno.EDQUOT),
 def write_problem(exc: BaseException, directory: str | Path | None = None) -> str | None:
     """Why a write failed, in a few words, or None when it was not the file system's doing.
 
-    Looks at the exception's ``errno``, then its text (h5py and torch often lose the errno),
-    then at ``directory`` itself (no free blocks, mounted read-only, not writable).
+    Looks at the ``errno`` and then the text of the exception and of those it arose from
+    (h5py and torch often lose the errno, and a failed write makes the file's close fail
+    too), then at ``directory`` itself (no free blocks, mounted read-only, not writable).
     """
-    code = getattr(exc, "errno", None)
-    if code in _ERRNO_WORDS:
-        return _ERRNO_WORDS[code]
-    text = str(exc).lower()
-    for words, code in _TEXT_WORDS:
-        if words in text:
+    seen: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and e not in seen and len(seen) < 20:
+        seen.append(e)
+        e = e.__cause__ or e.__context__
+    for e in seen:
+        code = getattr(e, "errno", None)
+        if code in _ERRNO_WORDS:
             return _ERRNO_WORDS[code]
+        text = str(e).lower()
+        for words, code in _TEXT_WORDS:
+            if words in text:
+                return _ERRNO_WORDS[code]
     if directory is not None and isinstance(exc, (OSError, RuntimeError)):
         try:
             st = os.statvfs(directory)
@@ -125,12 +132,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     except BaseException as exc:
         held.clear()
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        err = None  # diagnosed before the temporary file is removed (which frees space)
         if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, GalmassError):
             err = _cannot_write(path, exc)
-            if err is not None:
-                raise err from None
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if err is not None:
+            raise err from None
         raise
     finally:
         sys.unraisablehook, sys.excepthook = hooks
@@ -378,3 +386,16 @@ def load_checkpoint(path: str | Path, what: str, keys: tuple[str, ...] = ()) -> 
                       stacklevel=2)
         return None
     return state
+
+
+# --------------------------------------------------------------------------- HDF5
+def h5_dataset(f: Any, name: str, **kwargs: Any) -> None:
+    """``f.create_dataset(name, **kwargs)``, flushed at once.
+
+    HDF5 allocates a chunked dataset's space when its chunks leave the cache, i.e. when
+    Python happens to free the dataset handle (or at file close); flushing here fixes that
+    moment, so the same contents always give the same bytes (a rebuilt shard is
+    byte-identical, whatever the garbage collector did meanwhile).
+    """
+    f.create_dataset(name, **kwargs)
+    f.flush()

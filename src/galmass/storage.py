@@ -32,7 +32,7 @@ import numpy as np
 
 from . import __version__
 from .errors import GalmassError, one_line
-from .files import (atomic_path, atomic_write_json, checksum_path, directory_lock, move_aside,
+from .files import (atomic_path, atomic_write_json, checksum_path, directory_lock, h5_dataset, move_aside,
                     verify_checksum, write_checksum)
 from .galaxy import Galaxy
 from .profiles import profile_from_dict
@@ -59,16 +59,16 @@ def write_shard(path: str | Path, galaxies: list[Galaxy]) -> Path:
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["galmass_version"] = __version__
         f.attrs["n_galaxies"] = len(galaxies)
-        f.create_dataset("offsets", data=offsets)
+        h5_dataset(f, "offsets", data=offsets)
         for key, dtype in (("star_pos", np.float32), ("star_vel", np.float32), ("star_mass", np.float64)):
             arr = (np.concatenate([getattr(g, key) for g in galaxies]) if galaxies
                    else np.zeros((0, 3) if key != "star_mass" else (0,)))
-            f.create_dataset(key, data=arr.astype(dtype), compression="gzip", compression_opts=1,
+            h5_dataset(f, key, data=arr.astype(dtype), compression="gzip", compression_opts=1,
                              shuffle=True, chunks=True if len(arr) else None)
-        f.create_dataset("name", data=np.array([g.name for g in galaxies], dtype=object), dtype=_STR)
-        f.create_dataset("suite", data=np.array([g.suite for g in galaxies], dtype=object), dtype=_STR)
+        h5_dataset(f, "name", data=np.array([g.name for g in galaxies], dtype=object), dtype=_STR)
+        h5_dataset(f, "suite", data=np.array([g.suite for g in galaxies], dtype=object), dtype=_STR)
         metas = [json.dumps({**g.meta, "mass_profile": g.mass_profile.to_dict()}) for g in galaxies]
-        f.create_dataset("meta", data=np.array(metas, dtype=object), dtype=_STR)
+        h5_dataset(f, "meta", data=np.array(metas, dtype=object), dtype=_STR)
     write_checksum(path)
     return path
 

@@ -23,7 +23,7 @@ import numpy as np
 from .config import Config, load_config
 from .constants import RADII_F
 from .errors import GalmassError
-from .files import atomic_path, atomic_write_json, directory_lock, move_aside
+from .files import atomic_path, atomic_write_json, directory_lock, h5_dataset, move_aside
 
 __all__ = ["RunSettings", "run_settings", "train_model", "train_all", "evaluate_all", "eval_sets"]
 
@@ -259,9 +259,9 @@ def _write_predictions(path: Path, data: dict[str, np.ndarray], mid: str = "") -
         f.attrs["model_id"] = mid  # model fingerprint + what was predicted (see evaluate_all)
         for k, v in data.items():
             if v.dtype.kind in "OU":
-                f.create_dataset(k, data=v.astype(object), dtype=_STR)
+                h5_dataset(f, k, data=v.astype(object), dtype=_STR)
             else:
-                f.create_dataset(k, data=v, compression="gzip" if v.size > 1e5 else None)
+                h5_dataset(f, k, data=v, compression="gzip" if v.size > 1e5 else None)
 
 
 def read_predictions(path: str | Path) -> dict[str, np.ndarray]:
