@@ -344,6 +344,9 @@ def test_two_trainings_in_one_directory(single_build, tmp_path):
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0 and "Traceback" not in err, err
         assert "model cusp" in out
+    # one trained, the other waited for it (instead of training over the same files)
+    waited = [err for _, err in outs if "galmass: waiting for pid" in err]
+    assert len(waited) == 1 and "building model cusp" in waited[0], outs
     model_dir = tmp_path / "models" / "faults" / "cusp"
     assert (model_dir / "model.json").exists()
     assert not list(tmp_path.glob("models/faults/*.stale-*")) and not list(tmp_path.rglob("*.partial"))

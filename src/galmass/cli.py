@@ -20,12 +20,12 @@ __all__ = ["main"]
 
 def _cmd_suites_build(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .parallel import dask_client
+    from .parallel import lazy_client
     from .storage import build_suite
 
     cfg = load_config(args.config)
     names = args.suite or cfg.suites.names
-    with dask_client(args.scheduler or cfg.scheduler, cfg.n_workers) as client:
+    with lazy_client(args.scheduler or cfg.scheduler, cfg.n_workers) as client:
         for name in names:
             res = build_suite(name, cfg.suites.n_galaxies, cfg.seed, cfg.suites_dir,
                               shard_size=cfg.suites.shard_size, n_max_stars=cfg.suites.n_max_stars,
@@ -104,9 +104,62 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_files(model: str | None) -> list:
+    """The files of the model directory (the shipped one for None): inputs an output must not replace."""
+    from pathlib import Path
+
+    if model is None:
+        try:
+            from importlib import resources
+
+            d = Path(str(resources.files("galmass") / "default_model"))
+        except (ImportError, OSError, TypeError):
+            return []
+    else:
+        d = Path(model)
+    if not d.is_dir():
+        return [d] if d.exists() else []
+    try:
+        return [f for f in d.iterdir() if f.is_file()]
+    except OSError:
+        return []
+
+
+def _check_predict_args(args: argparse.Namespace) -> None:
+    """Every option of ``galmass predict`` checked before any work (one GalmassError line)."""
+    import math
+    from pathlib import Path
+
+    from .files import same_file
+    from .predict import MAX_KPC, MIN_N_SAMPLES, check_outputs
+
+    if args.distance is not None and not (math.isfinite(args.distance) and 0 < args.distance <= MAX_KPC):
+        raise GalmassError(f"--distance must be the distance in kpc, a positive number up to {MAX_KPC:g}, "
+                           f"got {args.distance:g} (e.g. --distance 76 for Draco)")
+    if not 0.0 <= args.p_member_min <= 1.0:  # also refuses nan
+        raise GalmassError(f"--p-member-min must be a probability in [0, 1], got {args.p_member_min:g} "
+                           f"(default 0.5)")
+    if args.n_samples < MIN_N_SAMPLES:
+        raise GalmassError(f"--n-samples {args.n_samples} is too few for the 16th-84th percentiles of "
+                           f"the posterior: use at least {MIN_N_SAMPLES} (default 1000)")
+    if args.model is not None and not Path(args.model).is_dir():
+        what = ("is a file, not a model directory" if Path(args.model).exists()
+                else "the model directory does not exist")
+        raise GalmassError(f"--model {args.model}: {what}; give a model directory (with model.json), "
+                           f"or omit --model for the model shipped with galmass")
+    for opt in ("--out", "--plot"):  # outputs never replace an input: the model's files, the catalogue
+        path = getattr(args, opt[2:])
+        for f in _model_files(args.model) if path else ():
+            if same_file(path, f):
+                raise GalmassError(f"{opt} {path} is a file of the model ({f}); galmass never overwrites "
+                                   f"an input: choose another output file")
+    check_outputs({"--out": args.out, "--plot": args.plot}, [args.catalog])
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .predict import format_prediction, plot_profile, predict, read_catalog, write_prediction
 
+    _check_predict_args(args)  # outputs, options: refused before any work
     cat = read_catalog(args.catalog, distance_kpc=args.distance, p_member_min=args.p_member_min,
                        format=args.format)
     table = predict(cat, model=args.model, n_samples=args.n_samples)
@@ -184,15 +237,70 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning as one line, ``galmass: warning: ...``, on stderr."""
+    from .errors import one_line
+
+    text = one_line(message)
+    if not issubclass(category, UserWarning):  # e.g. numpy's RuntimeWarning (galmass's are UserWarnings)
+        text = f"{category.__name__}: {text}"
+    try:
+        print(f"galmass: warning: {text}", file=sys.stderr if file is None else file)
+    except (OSError, ValueError):
+        pass
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the flush at exit cannot fail again
+    (as the Python documentation on SIGPIPE recommends)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; bad input gives one clear line on stderr and exit status 2."""
-    args = build_parser().parse_args(argv)
+    """Entry point; returns the exit status.
+
+    Bad input gives one clear line on stderr (``galmass: error: ...``) and status 2, never a
+    traceback: galmass errors, usage errors, and a file system that refuses a write (full,
+    read-only, no permission). Warnings print as one line ``galmass: warning: ...``. A closed
+    pipe on stdout (``galmass predict ... | head -1``) ends quietly with status 141
+    (128 + SIGPIPE, as a shell reports it); Ctrl-C with 130.
+    """
+    import warnings
+
+    from .errors import one_line
+    from .files import write_problem
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage error (one line, status 2) or --help (status 0)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            status = args.func(args)
+            sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit
+        return status
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
     except GalmassError as exc:
-        print(f"galmass: error: {exc}", file=sys.stderr)
+        print(f"galmass: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("galmass: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # e.g. a full disk, a read-only file system, no permission
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"galmass: error: {where}{write_problem(exc) or one_line(exc.strerror or exc)}",
+              file=sys.stderr)
         return 2
 
 

@@ -77,7 +77,14 @@ training. The domain check only looks at the three scalars, not at the maps.
 Every bad input (missing columns, NaN values, too few stars, zero dispersion, positions
 in degrees passed as kpc, an unreadable file, a model from another galmass version, no
 installed default model ...) raises one :class:`~galmass.errors.GalmassError` whose
-message is one line.
+message is one line. Two oddities are repaired with a :class:`CatalogueWarning`: exact
+duplicate star rows are dropped (counted in ``meta["n_dropped_duplicates"]``), and a
+UTF-8 byte-order mark at the start of a text file is ignored.
+
+Outputs (:func:`write_prediction`, :func:`plot_profile`) are written atomically
+(:func:`galmass.files.atomic_path`: a failed write leaves the previous file untouched and
+a reader never sees half a file) and never overwrite the input catalogue
+(:func:`check_outputs`).
 """
 
 from __future__ import annotations
@@ -89,7 +96,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import GalmassError, one_line
+from .errors import GalmassError, GalmassWarning, one_line
 from .projection import correct_for_errors
 
 __all__ = [
@@ -109,6 +116,10 @@ __all__ = [
     "format_prediction",
     "write_prediction",
     "plot_profile",
+    "check_outputs",
+    "check_n_samples",
+    "CatalogueWarning",
+    "MIN_N_SAMPLES",
 ]
 
 #: Fewest stars a catalogue may have (the training projections had at least 50).
@@ -120,6 +131,21 @@ TRAINING_MIN_STARS = 50
 N_MAX_SAMPLE = 10_000
 #: Plausible range of R_h [kpc] for a dispersion-supported galaxy.
 RH_RANGE_KPC = (1e-3, 100.0)
+#: Fewest posterior samples :func:`predict` accepts: the 16th and 84th percentiles of fewer
+#: samples are too coarse (with 100, each is one of the 12th-20th / 80th-88th samples).
+MIN_N_SAMPLES = 100
+#: Speed of light [km/s]: no line-of-sight velocity or velocity error can reach it.
+C_KMS = 299_792.458
+#: Largest position [kpc] and distance [kpc] accepted (~ the size of the observable universe).
+MAX_KPC = 1e7
+#: Plane positions whose robust centre is more than this many times the stars' median
+#: distance from it away from the origin, with every value in the RA/Dec ranges, are
+#: taken for degrees given as kpc (real dwarfs: 200-3300; centred kpc catalogues: < 0.1).
+DEGREES_CENTRE_RATIO = 20.0
+
+
+class CatalogueWarning(GalmassWarning):
+    """Something odd about a catalogue that galmass repaired (e.g. duplicate stars dropped)."""
 
 #: Accepted column names (case-insensitive), by role.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -189,9 +215,11 @@ class Catalog:
             elif len(a) != n:
                 raise GalmassError(f"{self.name}: {key} has {len(a)} values for {n} stars")
             _check_finite(a, key, self.name)
+            _check_bounds(a, key, self.name)
             setattr(self, key, a)
         if self.v_err is not None and np.any(self.v_err < 0):
-            raise GalmassError(f"{self.name}: v_err has {int(np.sum(self.v_err < 0))} negative value(s)")
+            raise GalmassError(f"{self.name}: v_err has {int(np.sum(self.v_err < 0))} negative value(s); "
+                               f"velocity errors are 1-sigma uncertainties >= 0 [km/s]")
         if n < MIN_STARS:
             raise GalmassError(f"{self.name} has {n} stars; at least {MIN_STARS} are needed")
 
@@ -203,6 +231,29 @@ class Catalog:
     def weights(self) -> np.ndarray:
         """``p_member`` of the stars, or ones."""
         return np.ones(self.n_stars) if self.p_member is None else self.p_member
+
+
+#: Physical bounds of the catalogue columns: role -> (largest |value|, unit, what to check).
+_BOUNDS = {"x": (MAX_KPC, "kpc", "positions must be in kpc"),
+           "y": (MAX_KPC, "kpc", "positions must be in kpc"),
+           "ra": (360.0, "deg", "RA must be in degrees"),
+           "dec": (90.0, "deg", "Dec must be in degrees"),
+           "v_los": (C_KMS, "km/s", "velocities must be in km/s and below the speed of light"),
+           "v_err": (C_KMS, "km/s", "velocity errors must be in km/s and below the speed of light"),
+           "p_member": (1.0, "", "p_member is a probability in [0, 1]")}
+
+
+def _check_bounds(a: np.ndarray, key: str, name: str) -> None:
+    """Refuse physically impossible values (before any arithmetic could overflow)."""
+    limit, unit, hint = _BOUNDS[key]
+    if key == "p_member":
+        bad, where = np.flatnonzero((a < 0) | (a > 1)), "outside [0, 1]"
+    else:
+        bad, where = np.flatnonzero(np.abs(a) > limit), f"beyond +-{limit:g} {unit}"
+    if bad.size:
+        rows = ", ".join(str(i) for i in bad[:5]) + (", ..." if bad.size > 5 else "")
+        raise GalmassError(f"{name}: column {key} has {bad.size} value(s) {where} (e.g. {a[bad[0]]:.3g}; "
+                           f"star rows {rows}): {hint}")
 
 
 def _check_finite(a: np.ndarray, key: str, name: str) -> None:
@@ -288,19 +339,26 @@ def _sky_centre(ra, dec, w) -> tuple[float, float]:
 def _assemble(name: str, fmt: str, kind: str, a: np.ndarray, b: np.ndarray, v: np.ndarray,
               v_err: np.ndarray | None, p: np.ndarray | None, *, distance_kpc: float | None,
               p_member_min: float, centre: Any, meta: dict) -> Catalog:
-    """Membership cut, checks, centring and projection; ``kind`` is ``"sky"`` or ``"plane"``."""
+    """Membership cut, checks, duplicates, centring and projection.
+
+    ``kind`` is ``"sky"`` (``a, b`` = RA, Dec [deg]) or ``"plane"`` (``a, b`` = x, y [kpc]).
+    Every value is checked (finite, physically possible) before any arithmetic; exact
+    duplicate rows are dropped with a :class:`CatalogueWarning`; plane positions that look
+    like RA/Dec in degrees are refused (:func:`_check_not_degrees`) unless ``centre`` is given.
+    """
     n_rows = len(v)
-    p_member_min = float(p_member_min)
-    if not 0.0 <= p_member_min <= 1.0:
-        raise GalmassError(f"p_member_min must be in [0, 1], got {p_member_min}")
+    p_member_min = _probability(p_member_min, "p_member_min")
     keep = np.ones(n_rows, dtype=bool)
     if p is not None:
         _check_finite(p, "p_member", name)
+        _check_bounds(p, "p_member", name)
         keep = p >= p_member_min
     n = int(keep.sum())
     if n < MIN_STARS:
         after = f" with p_member >= {p_member_min:g} (of {n_rows})" if p is not None else ""
-        raise GalmassError(f"{name} has {n} stars{after}; at least {MIN_STARS} are needed")
+        fix = (f"; lower --p-member-min (p_member_min=...) only if the others really are members"
+               if p is not None and n_rows >= MIN_STARS else "")
+        raise GalmassError(f"{name} has {n} stars{after}; at least {MIN_STARS} are needed{fix}")
     a, b, v = a[keep], b[keep], v[keep]
     v_err = None if v_err is None else v_err[keep]
     p = None if p is None else p[keep]
@@ -308,17 +366,21 @@ def _assemble(name: str, fmt: str, kind: str, a: np.ndarray, b: np.ndarray, v: n
     for key, arr in ((cols[0], a), (cols[1], b), ("v_los", v), ("v_err", v_err)):
         if arr is not None:
             _check_finite(arr, key, name)
+            _check_bounds(arr, key, name)
+    a, b, v, v_err, p, n_dup = _drop_duplicates(name, a, b, v, v_err, p)
+    n = len(v)
+    if n < MIN_STARS:
+        raise GalmassError(f"{name} has {n} distinct stars ({n_dup} duplicate rows dropped); "
+                           f"at least {MIN_STARS} are needed")
     w = np.ones(n) if p is None else p
     meta = dict(meta, source=name, format=fmt, positions=kind, n_rows=n_rows,
-                n_dropped_p_member=int(n_rows - n), p_member_min=p_member_min if p is not None else None)
+                n_dropped_p_member=int(n_rows - int(keep.sum())), n_dropped_duplicates=n_dup,
+                p_member_min=p_member_min if p is not None else None)
     if kind == "sky":
         if distance_kpc is None:
             raise GalmassError(f"{name} gives ra/dec positions but no distance: pass --distance KPC "
                                f"(distance_kpc=...) or add a 'distance' column or metadata entry")
-        distance = _positive(distance_kpc, "distance [kpc]")
-        if np.any(np.abs(b) > 90):
-            raise GalmassError(f"{name}: dec has {int(np.sum(np.abs(b) > 90))} value(s) outside "
-                               f"[-90, 90] deg")
+        distance = _distance(distance_kpc)
         if centre is None:
             ra0, dec0 = _sky_centre(a, b, w)
             how = "robust"
@@ -333,6 +395,7 @@ def _assemble(name: str, fmt: str, kind: str, a: np.ndarray, b: np.ndarray, v: n
     else:
         if centre is None:
             x0, y0 = find_centre(a, b, w)
+            _check_not_degrees(name, a, b, x0, y0)
             how = "robust"
         elif isinstance(centre, str):
             if centre != "origin":
@@ -343,9 +406,68 @@ def _assemble(name: str, fmt: str, kind: str, a: np.ndarray, b: np.ndarray, v: n
             x0, y0 = _pair(centre, "centre (x, y) [kpc]")
             how = "given"
         x, y = a - x0, b - y0
-        meta.update(distance_kpc=None if distance_kpc is None else float(distance_kpc),
+        meta.update(distance_kpc=None if distance_kpc is None else _distance(distance_kpc),
                     centre={"x": x0, "y": y0, "method": how})
     return Catalog(x, y, v, v_err, p, name=name, meta=meta)
+
+
+def _drop_duplicates(name: str, a, b, v, v_err, p):
+    """Drop exact duplicate star rows (same position, v_los, v_err and p_member), keeping the
+    first of each, with one :class:`CatalogueWarning`; returns the arrays and the number dropped."""
+    import warnings
+
+    rows = np.column_stack([c for c in (a, b, v, v_err, p) if c is not None])
+    _, first = np.unique(rows, axis=0, return_index=True)
+    n_dup = len(v) - len(first)
+    if n_dup == 0:
+        return a, b, v, v_err, p, 0
+    idx = np.sort(first)
+    warnings.warn(f"{name}: {n_dup} star row(s) repeat another row exactly (same position, v_los, "
+                  f"v_err and p_member); each star is used once, so {n_dup} row(s) were dropped",
+                  CatalogueWarning, stacklevel=4)
+    pick = (lambda c: None if c is None else c[idx])
+    return pick(a), pick(b), pick(v), pick(v_err), pick(p), int(n_dup)
+
+
+def _check_not_degrees(name: str, x: np.ndarray, y: np.ndarray, x0: float, y0: float) -> None:
+    """Refuse plane positions that look like RA/Dec in degrees (a silent wrong answer otherwise).
+
+    Every ``x`` in [-180, 360] and ``y`` in [-90, 90], and the robust centre ``(x0, y0)``
+    (found before any subtraction) farther from the origin than
+    :data:`DEGREES_CENTRE_RATIO` times the median distance of the stars from it: a galaxy
+    on the sky, tenths of a degree across, at (RA, Dec) far from (0, 0). A real kpc
+    catalogue is given about the galaxy (ratio < 1), or can pass an explicit centre.
+    """
+    if not (np.all((x >= -180) & (x <= 360)) and np.all(np.abs(y) <= 90)):
+        return
+    med = float(np.median(np.hypot(x - x0, y - y0)))
+    dist = math.hypot(x0, y0)
+    if med > 0 and dist > DEGREES_CENTRE_RATIO * med:
+        raise GalmassError(
+            f"{name}: x, y look like RA, Dec in degrees, not kpc (all within the RA/Dec ranges; the "
+            f"stars sit at ({x0:.4g}, {y0:.4g}), {dist / med:.0f} times their median distance "
+            f"{med:.3g} from that centre); rename the columns to ra, dec and pass --distance KPC "
+            f"(distance_kpc=...), or, if they really are kpc, give them about the galaxy centre "
+            f"(or pass centre=(x, y))")
+
+
+def _probability(value: Any, what: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise GalmassError(f"{what} must be a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= v <= 1.0:  # also refuses NaN
+        raise GalmassError(f"{what} must be in [0, 1], got {value!r}")
+    return v
+
+
+def _distance(value: Any) -> float:
+    """A distance [kpc]: positive, finite and at most :data:`MAX_KPC`."""
+    d = _positive(value, "distance [kpc]")
+    if d > MAX_KPC:
+        raise GalmassError(f"distance {d:g} kpc is beyond the observable universe ({MAX_KPC:g} kpc); "
+                           f"the distance must be in kpc")
+    return d
 
 
 def _positive(value: Any, what: str) -> float:
@@ -407,12 +529,14 @@ def read_catalog(source: Any, distance_kpc: float | None = None, p_member_min: f
             return read_gaia_challenge(path, centre="origin" if centre is None else centre, name=name)
         table = _read_table(path)
         name = name or str(path)
+        meta = {"path": str(path)}
     else:
         if format not in ("auto", "table"):
             raise GalmassError(f"format={format!r} needs a file path; in-memory catalogues are tables")
         table = _as_table(source)
         name = name or "table"
-    return _from_table(table, name, distance_kpc, p_member_min, centre)
+        meta = {}
+    return _from_table(table, name, distance_kpc, p_member_min, centre, meta)
 
 
 def _detect_format(path: Path) -> str:
@@ -429,6 +553,8 @@ def _detect_format(path: Path) -> str:
             head = fh.read(65536)
     except OSError as exc:
         raise GalmassError(f"cannot read catalogue {path}: {one_line(exc)}") from None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
     for line in head.decode("latin-1").splitlines():
         tok = line.split()
         if not tok or tok[0].startswith("#"):
@@ -453,18 +579,42 @@ def _read_table(path: Path):
         kwargs["format"] = "ascii"
     elif low.endswith(".csv"):
         kwargs["format"] = "ascii.csv"
+    elif low.endswith(".ecsv"):
+        kwargs["format"] = "ascii.ecsv"
+    try:
+        if path.stat().st_size == 0:
+            raise GalmassError(f"catalogue {path} is empty (0 bytes)")
+    except OSError as exc:
+        raise GalmassError(f"cannot read catalogue {path}: {one_line(exc)}") from None
+    source: Any = path
+    if "format" in kwargs and _starts_with_bom(path):  # a UTF-8 byte-order mark: read the text without it
+        try:
+            source = path.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GalmassError(f"cannot read catalogue {path} as UTF-8 text: {one_line(exc)[:200]}") from None
     try:
         import warnings
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            table = Table.read(path, **kwargs)
+            table = Table.read(source, **kwargs)
     except Exception as exc:  # astropy raises many types for unreadable files
-        raise GalmassError(f"cannot read catalogue {path} as a table (CSV, ECSV or FITS): "
-                           f"{type(exc).__name__}: {one_line(exc)[:200]}") from None
+        why = (f"{type(exc).__name__}: {one_line(exc)[:200]}" if type(exc).__name__ != "IORegistryError"
+               else "its format cannot be told from its name or contents")
+        raise GalmassError(f"cannot read catalogue {path} as a table (CSV, ECSV or FITS): {why}") from None
     if len(table) == 0:
-        raise GalmassError(f"catalogue {path} has no rows")
+        raise GalmassError(f"catalogue {path} has no rows (only a header, or nothing)")
+    if table.colnames and table.colnames[0].startswith("\ufeff"):
+        table.rename_column(table.colnames[0], table.colnames[0].lstrip("\ufeff") or "col1")
     return table
+
+
+def _starts_with_bom(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(3) == b"\xef\xbb\xbf"
+    except OSError:
+        return False
 
 
 def _as_table(source: Any):
@@ -490,27 +640,43 @@ def _find_column(table, role: str) -> str | None:
 
 
 def _column(table, colname: str, role: str, name: str) -> np.ndarray:
-    """Float values of a column in the unit of its role (masked entries become NaN)."""
+    """Float values of a column in the unit of its role (masked entries become NaN).
+
+    Refuses columns that are not one number per star: text, booleans (True/False would
+    silently become 1/0), and vector columns (several numbers per row).
+    """
     import astropy.units as u
 
     col = table[colname]
-    if col.dtype.kind not in "biuf":
-        raise GalmassError(f"{name}: column {colname!r} ({role}) is not numeric (dtype {col.dtype})")
+    label = repr(colname) if colname == role else f"{colname!r} ({role})"
+    kind = col.dtype.kind
+    what = "membership probabilities" if role == "p_member" else f"{role} values [{_UNITS[role]}]"
+    if kind == "b":
+        raise GalmassError(f"{name}: column {label} holds booleans (True/False), not numbers; give "
+                           f"the {what} themselves")
+    if kind not in "iuf":
+        raise GalmassError(f"{name}: column {label} is not numeric (dtype {col.dtype}); fix or remove "
+                           f"the non-numeric entries")
+    if getattr(col, "ndim", 1) != 1:
+        raise GalmassError(f"{name}: column {label} holds {'x'.join(map(str, col.shape[1:]))} values per "
+                           f"star (a vector column); give one number per star")
     values = np.ma.filled(np.ma.asarray(col, dtype=float), np.nan)
     unit = getattr(col, "unit", None)
     target = _UNITS[role]
     if unit is not None and target and str(unit) not in ("", "dimensionless"):
         try:
-            values = (values * u.Unit(unit)).to_value(u.Unit(target))
+            with np.errstate(all="ignore"):  # overflow -> inf, refused by _check_finite
+                values = (values * u.Unit(unit)).to_value(u.Unit(target))
         except u.UnitConversionError:
             if role in ("x", "y") and u.Unit(unit).physical_type == "angle":
                 raise GalmassError(f"{name}: column {colname!r} is in {unit}, an angle: positions look "
                                    f"like sky coordinates, not kpc; give them as ra/dec [deg] with "
                                    f"--distance") from None
             raise GalmassError(f"{name}: column {colname!r} has unit {unit}, which cannot be "
-                               f"converted to {target}") from None
+                               f"converted to {target}; give {role} in {target}") from None
         except ValueError:
-            raise GalmassError(f"{name}: column {colname!r} has an unknown unit {unit!r}") from None
+            raise GalmassError(f"{name}: column {colname!r} has an unknown unit {str(unit)!r}; give "
+                               f"{role} in {target}") from None
     return np.asarray(values, dtype=float)
 
 
@@ -521,7 +687,8 @@ def _meta_distance(table) -> Any:
     return None
 
 
-def _from_table(table, name: str, distance_kpc, p_member_min: float, centre: Any) -> Catalog:
+def _from_table(table, name: str, distance_kpc, p_member_min: float, centre: Any,
+                meta: dict | None = None) -> Catalog:
     found = {role: _find_column(table, role) for role in COLUMN_ALIASES}
     if found["x"] and found["y"]:
         kind, pos = "plane", ("x", "y")
@@ -544,8 +711,11 @@ def _from_table(table, name: str, distance_kpc, p_member_min: float, centre: Any
     if missing:
         aliases = "; ".join(f"{r}: {'/'.join(COLUMN_ALIASES[r][:4])}" for r in ("x", "ra", "v_los"))
         have = ", ".join(table.colnames[:12]) + (", ..." if len(table.colnames) > 12 else "")
-        raise GalmassError(f"{name} lacks column(s) {', '.join(missing)} (it has: {have}; "
-                           f"accepted names include {aliases})")
+        sep = [d for d in (";", "\t", "|", ":") if len(table.colnames) == 1 and d in table.colnames[0]]
+        hint = (f"; the file seems to separate its values by {sep[0]!r}: a CSV file needs commas "
+                f"(or save it as ECSV / FITS)" if sep else "")
+        raise GalmassError(one_line(f"{name} lacks column(s) {', '.join(missing)} (it has: {have}; "
+                                    f"accepted names include {aliases}){hint}"))
     a = _column(table, found[pos[0]], pos[0], name)
     b = _column(table, found[pos[1]], pos[1], name)
     v = _column(table, found["v_los"], "v_los", name)
@@ -562,7 +732,7 @@ def _from_table(table, name: str, distance_kpc, p_member_min: float, centre: Any
         raise GalmassError(f"{name}: p_member must be a probability in [0, 1]; "
                            f"{int(np.sum((p < 0) | (p > 1)))} value(s) are outside")
     return _assemble(name, "table", kind, a, b, v, v_err, p, distance_kpc=distance_kpc,
-                     p_member_min=p_member_min, centre=centre, meta={})
+                     p_member_min=p_member_min, centre=centre, meta=meta or {})
 
 
 def _loadtxt(path: Path, what: str) -> np.ndarray:
@@ -574,7 +744,7 @@ def _loadtxt(path: Path, what: str) -> np.ndarray:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data = np.loadtxt(path, ndmin=2)
+            data = np.loadtxt(path, ndmin=2, encoding="utf-8-sig")
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise GalmassError(f"cannot read {path} as a {what} file: {one_line(exc)[:200]}") from None
     if data.size == 0:
@@ -601,10 +771,12 @@ def read_walker_catalog(path: str | Path, distance_kpc: float | None, p_member_m
         raise GalmassError(f"{name} gives RA/Dec only: pass its distance with --distance KPC "
                            f"(distance_kpc=...), e.g. 76 for Draco")
     has_v = data[:, 6] != 0
+    if not np.any(has_v):
+        raise GalmassError(f"{name}: no star has a velocity (column 7, v_los, is 0 in all {len(data)} rows)")
     data = data[has_v]
     return _assemble(name, "walker", "sky", data[:, 0], data[:, 1], data[:, 6], data[:, 7], data[:, 15],
                      distance_kpc=distance_kpc, p_member_min=p_member_min, centre=centre,
-                     meta={"n_dropped_no_velocity": int(np.sum(~has_v))})
+                     meta={"n_dropped_no_velocity": int(np.sum(~has_v)), "path": str(path)})
 
 
 def read_gaia_challenge(path: str | Path, *, centre: Any = "origin", v_err: float | None = None,
@@ -624,7 +796,7 @@ def read_gaia_challenge(path: str | Path, *, centre: Any = "origin", v_err: floa
                            f"(x y z vx vy vz), found {data.shape[1]}")
     err = None if v_err is None else np.full(len(data), _positive(v_err, "v_err [km/s]"))
     return _assemble(name, "gaia", "plane", data[:, 0], data[:, 1], data[:, 5], err, None,
-                     distance_kpc=None, p_member_min=0.0, centre=centre, meta={})
+                     distance_kpc=None, p_member_min=0.0, centre=centre, meta={"path": str(path)})
 
 
 # --------------------------------------------------------------------------- network inputs
@@ -801,7 +973,7 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
     model : MassModel, path or None
         The model (None: the default model shipped with galmass).
     n_samples : int
-        Posterior samples drawn from the flow.
+        Posterior samples drawn from the flow, at least :data:`MIN_N_SAMPLES` (100).
     seed : int
         Seed of the flow samples (and of the sub-sample of catalogues > 10,000 stars).
     v_sys, kde_bandwidth, n_max_sample
@@ -821,17 +993,17 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         ``sigma_los`` [km/s, intrinsic], ``v_p98`` [km/s], ``n_stars``, ``estimators``
         (name -> [radius kpc, log10 M]), ``ood`` (bool), ``ood_reason`` (str; empty when
         inside), and provenance (``sigma_los_obs``, ``v_p98_obs``, ``v_sys``, ``v_err_rms``,
-        ``catalogue``, ``centre``, ``distance_kpc``, ``model``, ``n_samples``, ``seed``).
+        ``catalogue``, ``catalogue_path`` (the file read, or None), ``centre``,
+        ``distance_kpc``, ``n_dropped_duplicates``, ``model``, ``n_samples``, ``seed``).
         ``ood`` is set when the scalars fall outside the model's training domain
         (``model.domain``, Appendix C) or the catalogue has fewer stars than any training
         projection (50).
     """
     from astropy.table import Table
 
+    check_n_samples(n_samples)
     if not isinstance(catalog, Catalog):
         catalog = read_catalog(catalog)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise GalmassError(f"n_samples must be a positive integer, got {n_samples!r}")
     mdl = load_model(model)
     prep = training_preprocessing(mdl)
     kde_bandwidth = prep["kde_bandwidth"] if kde_bandwidth is None else kde_bandwidth
@@ -869,11 +1041,25 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         "ood": bool(reasons), "ood_reason": "; ".join(reasons), "ood_checked": checked,
         "sigma_los_obs": inp["sigma_los_obs"], "v_p98_obs": inp["v_p98_obs"], "v_sys": inp["v_sys"],
         "v_err_rms": inp["v_err_rms"], "n_catalogue": int(inp["n_catalogue"]),
-        "catalogue": catalog.name, "centre": _plain(catalog.meta.get("centre")),
+        "catalogue": catalog.name, "catalogue_path": catalog.meta.get("path"),
+        "n_dropped_duplicates": int(catalog.meta.get("n_dropped_duplicates", 0)),
+        "centre": _plain(catalog.meta.get("centre")),
         "distance_kpc": catalog.meta.get("distance_kpc"), "model": model_dir,
         "n_samples": int(n_samples), "seed": int(seed), "kde_bandwidth": kde_bandwidth,
     })
     return t
+
+
+def check_n_samples(n_samples: Any) -> int:
+    """``n_samples`` as an int, or one :class:`GalmassError` line unless it is an integer
+    >= :data:`MIN_N_SAMPLES` (fewer samples give meaningless 16th/84th percentiles)."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+        raise GalmassError(f"n_samples must be an integer >= {MIN_N_SAMPLES}, got {n_samples!r}")
+    if n_samples < MIN_N_SAMPLES:
+        raise GalmassError(f"n_samples = {n_samples} is too few for the 16th-84th percentiles of the "
+                           f"posterior: use at least {MIN_N_SAMPLES} (--n-samples {MIN_N_SAMPLES}; "
+                           f"1000 is the default)")
+    return int(n_samples)
 
 
 def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | None) -> dict:
@@ -918,26 +1104,107 @@ def format_prediction(table) -> str:
     return "\n".join(lines)
 
 
+def _table_inputs(table) -> list[str]:
+    """The input catalogue file a prediction table was made from (``catalogue_path``, or
+    ``catalogue`` when that names an existing file)."""
+    m = getattr(table, "meta", {}) or {}
+    inputs = [m.get("catalogue_path")]
+    cat = m.get("catalogue")
+    if isinstance(cat, str) and cat and Path(cat).is_file():
+        inputs.append(cat)
+    return [str(i) for i in inputs if i]
+
+
+def _plot_format(path: Path) -> str:
+    """The image format of a plot file, from its suffix (``png`` without one)."""
+    from matplotlib.figure import Figure
+
+    fmt = path.suffix[1:].lower() or "png"
+    supported = Figure().canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise GalmassError(f"cannot save a plot as .{fmt} ({path}); use one of "
+                           f"{', '.join('.' + k for k in sorted(supported))}, e.g. profile.png")
+    return fmt
+
+
+def check_outputs(outputs: Mapping[str, str | Path | None], inputs: list = ()) -> None:
+    """Refuse, before any work, outputs that would destroy data or cannot be written.
+
+    Parameters
+    ----------
+    outputs : mapping
+        Option name (``"--out"``, ``"--plot"``; used in the message) -> path, or None when
+        not asked for. A ``--plot`` path must have an image suffix matplotlib writes.
+    inputs : list of paths
+        Files that must not be overwritten (the catalogue, the model's files).
+
+    Raises
+    ------
+    GalmassError
+        One line: an output names an input or another output
+        (:func:`galmass.files.refuse_input_as_output`), is a directory, or lies in a
+        directory that does not exist.
+    """
+    from .files import refuse_input_as_output
+
+    refuse_input_as_output(dict(outputs), [i for i in inputs if i is not None])
+    for opt, path in outputs.items():
+        if path is None:
+            continue
+        p = Path(path)
+        if str(path) == "":
+            raise GalmassError(f"{opt} is an empty file name; give a file, e.g. "
+                               f"{'profile.png' if 'plot' in opt else 'profile.csv'}")
+        if p.is_dir():
+            raise GalmassError(f"{opt} {str(path)!r} is a directory, not a file name; give a file, "
+                               f"e.g. {p / ('profile.png' if 'plot' in opt else 'profile.csv')}")
+        parent = p.parent
+        if not parent.is_dir():
+            raise GalmassError(f"{opt} {p}: the directory {parent} does not exist" if not parent.exists()
+                               else f"{opt} {p}: {parent} is not a directory")
+        if "plot" in opt:
+            _plot_format(p)
+
+
 def write_prediction(table, path: str | Path) -> Path:
-    """Write the profile: ``*.ecsv`` keeps the metadata, anything else is plain CSV (columns only)."""
+    """Write the profile: ``*.ecsv`` keeps the metadata, anything else is plain CSV (columns only).
+
+    The file is written atomically (:func:`galmass.files.atomic_path`): if the write fails
+    the previous file at ``path`` is left as it was. ``path`` may not be the catalogue the
+    table was made from (``meta["catalogue_path"]``).
+    """
     import warnings
 
+    from .files import atomic_path, write_problem
+
     p = Path(path)
+    check_outputs({"the output": p}, _table_inputs(table))
     fmt = "ascii.ecsv" if p.suffix.lower() == ".ecsv" else "ascii.csv"
     try:
-        with warnings.catch_warnings():
+        with atomic_path(p) as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table.write(p, format=fmt, overwrite=True)
+            table.write(tmp, format=fmt, overwrite=True)
+    except GalmassError:
+        raise
     except OSError as exc:
-        raise GalmassError(f"cannot write {p}: {one_line(exc)}") from None
+        raise GalmassError(f"cannot write {p}: {write_problem(exc) or one_line(exc)}") from None
     return p
 
 
 def plot_profile(table, path: str | Path) -> Path:
     """Plot the posterior profile (median and 16-84 % band vs r [kpc], log M axis) and the
-    literature estimators (gray markers with black edges); save it to ``path``."""
+    literature estimators (gray markers with black edges); save it to ``path``.
+
+    The image format follows the suffix of ``path`` (png without one). The file is written
+    atomically (:func:`galmass.files.atomic_path`) and may not be the input catalogue.
+    """
     from matplotlib.figure import Figure
 
+    from .files import atomic_path, write_problem
+
+    p = Path(path)
+    check_outputs({"the plot": p}, _table_inputs(table))
+    fmt = _plot_format(p)
     m = table.meta
     r = np.asarray(table["r_kpc"], float)
     fig = Figure(figsize=(5.5, 4.2))
@@ -963,9 +1230,11 @@ def plot_profile(table, path: str | Path) -> Path:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    p = Path(path)
     try:
-        fig.savefig(p, dpi=120)
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=120, format=fmt)
+    except GalmassError:
+        raise
     except (OSError, ValueError) as exc:
-        raise GalmassError(f"cannot write the plot {p}: {one_line(exc)}") from None
+        raise GalmassError(f"cannot write the plot {p}: {write_problem(exc) or one_line(exc)}") from None
     return p

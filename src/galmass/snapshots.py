@@ -58,6 +58,7 @@ from tqdm import tqdm
 
 from .constants import G
 from .errors import GalmassError
+from .files import atomic_write_text
 from .galaxy import Galaxy
 from .profiles import ParticleMass
 
@@ -596,7 +597,7 @@ def write_tipsy(galaxy_or_particles: Galaxy | Mapping[str, Mapping[str, Any]], p
             Path(str(path) + suffix).unlink(missing_ok=True)
     snap.properties["time"] = 0.0
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".param").write_text(
+    atomic_write_text(path.with_suffix(".param"),
         "# written by galmass.snapshots.write_tipsy: units for pynbody (physical, non-comoving)\n"
         f"dKpcUnit = {TIPSY_KPC_UNIT!r}\ndMsolUnit = {TIPSY_MSOL_UNIT!r}\nbComove = 0\n")
     with warnings.catch_warnings():
