@@ -335,6 +335,7 @@ def test_two_trainings_in_one_directory(single_build, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(single_build, data)
     cfg = profile(tmp_path / "p.yaml", data, profile="faults", models={"cusp": ["cusp"]},
+                  real_galaxies={"model": "cusp"},
                   cnn={"channels": [2, 4], "hidden": 8, "max_epochs": 2},
                   flow={"max_epochs": 2, "n_samples": 50})
     procs = [subprocess.Popen([sys.executable, "-m", "galmass.cli", "train", "--config", str(cfg), "--quiet"],

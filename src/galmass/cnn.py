@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import CNNConfig
 from .errors import GalmassError
 from .files import load_checkpoint, save_torch
 
@@ -38,26 +39,6 @@ __all__ = ["CNNConfig", "Preprocessor", "mass_scale", "MassCNN", "augment_positi
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-@dataclass
-class CNNConfig:
-    """Network widths and training settings (paper values for lr, batch, patience)."""
-
-    channels: tuple[int, int] = (8, 16)
-    kernel_size: int = 3
-    hidden: int = 64
-    n_features: int = 32
-    dropout: float = 0.2
-    lr: float = 5e-4
-    batch_size: int = 128
-    lr_patience: int = 10
-    lr_factor: float = 0.5
-    early_stop_patience: int = 25
-    max_epochs: int = 200
-    residual_target: bool = True
-    seed: int = 0
-    num_threads: int | None = None
 
 
 # --------------------------------------------------------------------------- preprocessing

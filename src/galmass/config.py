@@ -1,8 +1,9 @@
 """Run profiles (``configs/<profile>.yaml``) as dataclasses.
 
 A profile says how big a run is (``smoke`` for CI, ``default`` for a laptop, ``paper`` for
-a GPU or cluster); the code never changes between profiles. Unknown keys are an error, so
-a typo in a config file is reported instead of silently ignored.
+a GPU or cluster); the code never changes between profiles. Every section is a typed
+dataclass whose defaults are defined here once; an unknown key at any level is an error
+naming the key, its file and the closest valid key, before any work starts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import yaml
 
 from .errors import GalmassError
 
-__all__ = ["SuitesConfig", "DatasetConfig", "Config", "load_config"]
+__all__ = ["SuitesConfig", "DatasetConfig", "CNNConfig", "FlowConfig", "EvaluationConfig",
+           "RealGalaxiesConfig", "Config", "load_config", "check_models"]
 
 
 @dataclass
@@ -94,6 +96,92 @@ class DatasetConfig:
 
 
 @dataclass
+class CNNConfig:
+    """Network widths and training settings (paper values for lr, batch, patience)."""
+
+    channels: tuple[int, int] = (8, 16)
+    kernel_size: int = 3
+    hidden: int = 64
+    n_features: int = 32
+    dropout: float = 0.2
+    lr: float = 5e-4
+    batch_size: int = 128
+    lr_patience: int = 10
+    lr_factor: float = 0.5
+    early_stop_patience: int = 25
+    max_epochs: int = 200
+    residual_target: bool = True
+    seed: int = 0
+    num_threads: int | None = None
+
+
+@dataclass
+class FlowConfig:
+    """MAF settings (paper: 32 hidden features, 4 transforms, batch 64, lr 1e-4).
+
+    ``lr_patience`` (optional, not in the paper): multiply the learning rate by ``lr_factor``
+    after that many epochs without a better validation loss (``ReduceLROnPlateau``), as the
+    paper does for its CNN; training then anneals instead of stopping at a noisy point, and
+    ends once the learning rate has fallen below ``min_lr`` (or by ``stop_after_epochs``).
+
+    ``estimator`` is sbi's density estimator: ``"maf"`` (the paper's affine MAF),
+    ``"maf_rqs"`` (a MAF whose autoregressive transforms are rational-quadratic splines,
+    Durkan et al. 2019, able to give peaked, heavy-tailed posteriors) or ``"nsf"``.
+
+    ``relative_to_cnn`` (not in the paper): the flow models log10 M minus the CNN's own
+    point estimate instead of minus the mass scale (see :func:`galmass.model.flow_shift`).
+    The estimate is a deterministic function of the flow's inputs, so this is the same
+    posterior written around it; the flow then only has to learn the error distribution,
+    not to re-learn the mean from the 32 features (which left the paper-size MAF too wide
+    in the core and too narrow in the tails, i.e. off in TARP).
+    """
+
+    hidden_features: int = 32
+    num_transforms: int = 4
+    estimator: str = "maf"
+    relative_to_cnn: bool = False
+    batch_size: int = 64
+    lr: float = 1e-4
+    lr_patience: int | None = None
+    lr_factor: float = 0.5
+    min_lr: float = 0.0
+    stop_after_epochs: int = 20
+    max_epochs: int = 300
+    clip_max_norm: float = 5.0
+    n_samples: int = 1000
+    seed: int = 0
+
+
+#: sbi density estimators a flow may use (``FlowConfig.estimator``).
+FLOW_ESTIMATORS = ("maf", "maf_rqs", "nsf")
+
+
+@dataclass
+class EvaluationConfig:
+    """How many projections ``galmass evaluate`` predicts per evaluation set.
+
+    ``max_eval`` / ``max_train_eval`` cap the projections predicted per evaluation set and
+    ``max_samples_stored`` those whose posterior samples are kept. The joint model's
+    validation sets are its calibration verdict (TARP, Fig. 10): with ``max_calibration_eval``
+    they are predicted on up to that many projections per suite, all stored with samples
+    (the projections of one galaxy are correlated, so TARP needs many galaxies).
+    """
+
+    max_eval: int = 2000
+    max_train_eval: int = 2000
+    max_samples_stored: int = 500
+    max_calibration_eval: int | None = None
+
+
+@dataclass
+class RealGalaxiesConfig:
+    """Which model notebook 07 applies to real galaxies: ``"shipped"`` (the model shipped
+    with galmass) or the name of one of the profile's models."""
+
+    model: str = "shipped"
+
+
+@dataclass
 class Config:
     """A run profile."""
 
@@ -104,8 +192,12 @@ class Config:
     n_workers: int | None = None  # local-cluster workers; None: one per CPU core
     suites: SuitesConfig = field(default_factory=SuitesConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    # sections of later pipeline stages are kept verbatim until their code reads them
-    extra: dict[str, Any] = field(default_factory=dict)
+    cnn: CNNConfig = field(default_factory=CNNConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    #: model name -> its training suites (the paper's: NIHAO-only, AURIGA-only and both)
+    models: dict[str, list[str]] = field(default_factory=lambda: {"joint": ["cusp", "core"]})
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    real_galaxies: RealGalaxiesConfig = field(default_factory=RealGalaxiesConfig)
 
     @property
     def suites_dir(self) -> Path:
@@ -118,12 +210,51 @@ class Config:
         return Path(self.data_dir) / "dataset"
 
 
-def _build(cls, data: dict[str, Any], where: str):
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise GalmassError(f"config {where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(fields)}")
+#: The typed sections of a profile.
+_SECTIONS = {"suites": SuitesConfig, "dataset": DatasetConfig, "cnn": CNNConfig, "flow": FlowConfig,
+             "evaluation": EvaluationConfig, "real_galaxies": RealGalaxiesConfig}
+
+
+def _unknown_key(key: str, allowed, where: str, path: Path) -> GalmassError:
+    """One line: the unknown key, its file, and the closest valid key."""
+    import difflib
+
+    close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (valid keys: {', '.join(sorted(allowed))})"
+    return GalmassError(f"unknown key {key!r}{where} in {path}{hint}")
+
+
+def _build(cls, data: Any, section: str, path: Path):
+    """A section dataclass from its YAML mapping; any unknown key is an error."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise GalmassError(f"config {path}: section {section} must be a mapping of keys to values, "
+                           f"got {type(data).__name__}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise _unknown_key(key, fields, f" in section {section}", path)
+    if "channels" in data:
+        try:
+            data = {**data, "channels": tuple(int(c) for c in data["channels"])}
+        except (TypeError, ValueError):
+            raise GalmassError(f"config {path}: {section}.channels must be a list of integers") from None
     return cls(**data)
+
+
+def check_models(models: Any, suites: list[str], path: Path | str) -> dict[str, list[str]]:
+    """The ``models`` section: model name -> training suites, each among ``suites``."""
+    if not isinstance(models, dict) or not models:
+        raise GalmassError(f"config {path}: section models must map each model name to its training "
+                           f"suites, e.g. joint: [cusp, core]")
+    out = {}
+    for name, train in models.items():
+        if not isinstance(train, list) or not train or any(t not in suites for t in train):
+            raise GalmassError(f"config {path}: model {name!r}: training suites {train} must be a "
+                               f"non-empty list among the profile's suites {suites}")
+        out[str(name)] = [str(t) for t in train]
+    return out
 
 
 def _check_dataset(d: DatasetConfig, path: Path) -> None:
@@ -183,13 +314,12 @@ def load_config(path: str | Path) -> Config:
         raise GalmassError(f"config {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise GalmassError(f"config {path} must be a mapping")
-    sections = {"suites", "dataset", "extra"}
-    known = {f.name for f in dataclasses.fields(Config)} - sections
-    top = {k: v for k, v in raw.items() if k in known}
-    suites = _build(SuitesConfig, raw.get("suites", {}) or {}, f"{path}: suites")
-    dataset = _build(DatasetConfig, raw.get("dataset", {}) or {}, f"{path}: dataset")
-    extra = {k: v for k, v in raw.items() if k not in known and k not in sections}
-    cfg = Config(suites=suites, dataset=dataset, extra=extra, **top)
+    scalars = {f.name for f in dataclasses.fields(Config)} - set(_SECTIONS) - {"models"}
+    for key in raw:  # every key is checked before any work starts
+        if key not in scalars and key not in _SECTIONS and key != "models":
+            raise _unknown_key(key, scalars | set(_SECTIONS) | {"models"}, "", path)
+    sections = {name: _build(cls, raw.get(name), name, path) for name, cls in _SECTIONS.items()}
+    cfg = Config(**{k: raw[k] for k in scalars if k in raw}, **sections)
     if cfg.suites.n_galaxies < 1 or cfg.suites.shard_size < 1 or cfg.suites.n_max_stars < 50:
         raise GalmassError(f"config {path}: suites.n_galaxies and shard_size must be >= 1, n_max_stars >= 50")
     _check_dataset(cfg.dataset, path)
@@ -197,4 +327,12 @@ def load_config(path: str | Path) -> Config:
     bad = [s for s in cfg.suites.names if s not in SUITES]
     if bad:
         raise GalmassError(f"config {path}: unknown suite(s) {bad}; known: {list(SUITES)}")
+    if "models" in raw:  # the default (joint: [cusp, core]) is checked when a model is trained
+        cfg.models = check_models(raw["models"], list(cfg.suites.names), path)
+    if cfg.flow.estimator not in FLOW_ESTIMATORS:
+        raise GalmassError(f"config {path}: flow.estimator must be one of {', '.join(FLOW_ESTIMATORS)}, "
+                           f"got {cfg.flow.estimator!r}")
+    if cfg.real_galaxies.model != "shipped" and cfg.real_galaxies.model not in cfg.models:
+        raise GalmassError(f"config {path}: real_galaxies.model must be 'shipped' or one of the profile's "
+                           f"models {sorted(cfg.models)}, got {cfg.real_galaxies.model!r}")
     return cfg

@@ -21,47 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .config import FLOW_ESTIMATORS, FlowConfig
 from .errors import GalmassError
 from .files import load_checkpoint, save_torch
 
 __all__ = ["FlowConfig", "FlowHistory", "train_flow", "sample_posterior", "summarize_samples"]
-
-
-@dataclass
-class FlowConfig:
-    """MAF settings (paper: 32 hidden features, 4 transforms, batch 64, lr 1e-4).
-
-    ``lr_patience`` (optional, not in the paper): multiply the learning rate by ``lr_factor``
-    after that many epochs without a better validation loss (``ReduceLROnPlateau``), as the
-    paper does for its CNN; training then anneals instead of stopping at a noisy point, and
-    ends once the learning rate has fallen below ``min_lr`` (or by ``stop_after_epochs``).
-
-    ``estimator`` is sbi's density estimator: ``"maf"`` (the paper's affine MAF),
-    ``"maf_rqs"`` (a MAF whose autoregressive transforms are rational-quadratic splines,
-    Durkan et al. 2019, able to give peaked, heavy-tailed posteriors) or ``"nsf"``.
-
-    ``relative_to_cnn`` (not in the paper): the flow models log10 M minus the CNN's own
-    point estimate instead of minus the mass scale (see :func:`galmass.model.flow_shift`).
-    The estimate is a deterministic function of the flow's inputs, so this is the same
-    posterior written around it; the flow then only has to learn the error distribution,
-    not to re-learn the mean from the 32 features (which left the paper-size MAF too wide
-    in the core and too narrow in the tails, i.e. off in TARP).
-    """
-
-    hidden_features: int = 32
-    num_transforms: int = 4
-    estimator: str = "maf"
-    relative_to_cnn: bool = False
-    batch_size: int = 64
-    lr: float = 1e-4
-    lr_patience: int | None = None
-    lr_factor: float = 0.5
-    min_lr: float = 0.0
-    stop_after_epochs: int = 20
-    max_epochs: int = 300
-    clip_max_norm: float = 5.0
-    n_samples: int = 1000
-    seed: int = 0
 
 
 @dataclass
@@ -76,7 +40,7 @@ class FlowHistory:
     wall_seconds: float = 0.0  # epochs' wall time over every run (a resumed training adds up)
 
 
-_ESTIMATORS = ("maf", "maf_rqs", "nsf")
+_ESTIMATORS = FLOW_ESTIMATORS
 
 
 def build_flow(theta: torch.Tensor, x: torch.Tensor, config: FlowConfig):

@@ -50,18 +50,8 @@ def model_for_profile(cfg) -> Path | None:
     (:func:`galmass.predict.load_model`); otherwise the name of one of the profile's models,
     ``models/<profile>/<name>``.
     """
-    sec = dict(cfg.extra.get("real_galaxies") or {})
-    unknown = set(sec) - {"model"}
-    if unknown:
-        raise GalmassError(f"config section real_galaxies: unknown key(s) {sorted(unknown)}; allowed: ['model']")
-    name = str(sec.get("model", "shipped"))
-    if name == "shipped":
-        return None
-    models = cfg.extra.get("models") or {"joint": ["cusp", "core"]}
-    if name not in models:
-        raise GalmassError(f"real_galaxies.model must be 'shipped' or one of the profile's models "
-                           f"{sorted(models)}, got {name!r}")
-    return Path("models") / cfg.profile / name
+    name = cfg.real_galaxies.model  # checked against the profile's models by load_config
+    return None if name == "shipped" else Path("models") / cfg.profile / name
 
 
 # --------------------------------------------------------------------------- Gaia Challenge

@@ -20,7 +20,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .config import Config, load_config
+from .config import Config, check_models, load_config
 from .constants import RADII_F
 from .errors import GalmassError
 from .files import atomic_path, atomic_write_json, directory_lock, h5_dataset, move_aside
@@ -32,14 +32,8 @@ _STR = h5py.string_dtype()
 
 @dataclass
 class RunSettings:
-    """The training sections of a profile (``cnn``, ``flow``, ``models``, ``evaluation``).
-
-    ``max_eval`` / ``max_train_eval`` cap the projections predicted per evaluation set and
-    ``max_samples_stored`` those whose posterior samples are kept. The joint model's
-    validation sets are its calibration verdict (TARP, Fig. 10): with ``max_calibration_eval``
-    they are predicted on up to that many projections per suite, all stored with samples
-    (the projections of one galaxy are correlated, so TARP needs many galaxies).
-    """
+    """The training sections of a profile, with the seeds filled in and where models and
+    results go (``evaluation`` keys: see :class:`galmass.config.EvaluationConfig`)."""
 
     cnn: Any
     flow: Any
@@ -52,37 +46,15 @@ class RunSettings:
     results_dir: Path = Path("results")
 
 
-def _sub(cls, data: dict, where: str):
-    names = {f.name for f in dataclasses.fields(cls)}
-    bad = set(data) - names
-    if bad:
-        raise GalmassError(f"config section {where}: unknown key(s) {sorted(bad)}; allowed: {sorted(names)}")
-    if "channels" in data:
-        data = {**data, "channels": tuple(data["channels"])}
-    return cls(**data)
-
-
 def run_settings(cfg: Config) -> RunSettings:
-    """Parse the training sections of a profile (validated; unknown keys are errors)."""
-    from .cnn import CNNConfig
-    from .flow import FlowConfig
-
-    ex = cfg.extra
-    models = ex.get("models") or {"joint": ["cusp", "core"]}
-    for name, suites in models.items():
-        bad = [s for s in suites if s not in cfg.suites.names]
-        if bad or not suites:
-            raise GalmassError(f"model {name!r}: training suites {suites} must be among the profile's suites {cfg.suites.names}")
-    ev = dict(ex.get("evaluation") or {})
-    allowed = {"max_eval", "max_train_eval", "max_samples_stored", "max_calibration_eval"}
-    if set(ev) - allowed:
-        raise GalmassError(f"config section evaluation: unknown key(s) {sorted(set(ev) - allowed)}")
-    cnn = _sub(CNNConfig, dict(ex.get("cnn") or {}), "cnn")
-    cnn = dataclasses.replace(cnn, seed=cnn.seed or cfg.seed)
-    flow = _sub(FlowConfig, dict(ex.get("flow") or {}), "flow")
-    flow = dataclasses.replace(flow, seed=flow.seed or cfg.seed)
-    return RunSettings(cnn=cnn, flow=flow, models={k: list(v) for k, v in models.items()},
-                       models_dir=Path("models") / cfg.profile, results_dir=Path("results") / cfg.profile, **ev)
+    """The training sections of a profile (validated by :func:`galmass.config.load_config`);
+    a CNN or flow seed of 0 takes the profile's seed."""
+    cnn = dataclasses.replace(cfg.cnn, seed=cfg.cnn.seed or cfg.seed)
+    flow = dataclasses.replace(cfg.flow, seed=cfg.flow.seed or cfg.seed)
+    models = check_models(cfg.models, list(cfg.suites.names), f"profile {cfg.profile}")
+    return RunSettings(cnn=cnn, flow=flow, models=models,
+                       models_dir=Path("models") / cfg.profile, results_dir=Path("results") / cfg.profile,
+                       **asdict(cfg.evaluation))
 
 
 def _inputs(d: dict) -> dict[str, np.ndarray]:
