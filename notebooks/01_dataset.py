@@ -18,9 +18,9 @@
 # the three mock suites stand in for them (see the introduction): `cusp` for AURIGA, `core`
 # for NIHAO and `heldout` for FIRE-2. Every galaxy is projected along Fibonacci lines of
 # sight; each projection gives two KDE maps, three scalars (R_h, sigma_los, v_p98) and ten
-# labels log10 M(< f R_h). The training suites are balanced in 30 bins of log10 M(<R_h)
-# between 7.5 and 11 (Sect. 2.4), and galaxies (not projections) are split into training
-# and validation sets.
+# labels log10 M(< f R_h). The training suites are balanced in bins of log10 M(<R_h) (Sect.
+# 2.4: the paper uses 30 bins between 7.5 and 11; this run's bins and range are printed
+# below), and galaxies (not projections) are split into training and validation sets.
 
 # %% tags=["parameters"]
 config = "configs/smoke.yaml"
@@ -38,7 +38,9 @@ from galmass.suites import SUITE_SPECS
 
 cfg = load_config(config)
 display(Markdown(f"Run profile **{cfg.profile}** (`{config}`): {cfg.suites.n_galaxies} galaxies per suite, "
-                 f"{cfg.dataset.n_los} lines of sight, {cfg.dataset.map_size}x{cfg.dataset.map_size} maps."))
+                 f"{cfg.dataset.n_los} lines of sight, {cfg.dataset.map_size}x{cfg.dataset.map_size} maps; "
+                 f"balanced in {cfg.dataset.balance_bins} bins of log10 M(<R_h) between "
+                 f"{cfg.dataset.balance_range[0]:g} and {cfg.dataset.balance_range[1]:g}."))
 all_proj = gds.load_arrays(cfg.dataset_dir, kept=False)
 kept = gds.load_arrays(cfg.dataset_dir)
 suites = list(cfg.suites.names)

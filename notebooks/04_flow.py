@@ -39,7 +39,7 @@ from galmass.constants import RADII_F
 from galmass.dataset import load_arrays
 from galmass.errors import GalmassError
 from galmass.estimators import ESTIMATORS
-from galmass.evaluate import ratio_stats
+from galmass.evaluate import estimator_points, ratio_curve
 from galmass.metrics import joint_model_name, load_metrics
 from galmass.model import MassModel
 from galmass.suites import SUITE_SPECS
@@ -138,20 +138,6 @@ else:
 # **Fig. 6**: the models trained on one suite only, each on its own suite.
 
 # %%
-def curve(p):
-    r = ratio_stats(p["p50"], p["labels"])
-    return {"f": RADII_F, "median_ratio": r["median_ratio"], "p16": r["p16"], "p84": r["p84"]}
-
-
-def est_points(suites):
-    t = load_arrays(cfg.dataset_dir, suites=suites, split="validation")
-    out = {}
-    for j, n in enumerate(ESTIMATORS):
-        r = ratio_stats(t["est_log_mass"][:, j], t["est_log_truth"][:, j])
-        out[n] = (est_f[j], float(r["median_ratio"]), float(r["p16"]), float(r["p84"]))
-    return out
-
-
 def bands(entries):
     """entries: panel -> (model, train set, validation set, estimator suites)."""
     panels, ests = {}, {}
@@ -159,8 +145,9 @@ def bands(entries):
         tr, va = get_set(model, tr_name), get_set(model, va_name)
         if tr is None or va is None:
             continue
-        panels[panel] = {"training": curve(tr), "validation": curve(va)}
-        ests[panel] = est_points(suites)
+        panels[panel] = {"training": ratio_curve(tr["p50"], tr["labels"]),
+                         "validation": ratio_curve(va["p50"], va["labels"])}
+        ests[panel] = estimator_points(load_arrays(cfg.dataset_dir, suites=suites, split="validation"))
     if panels:
         figures.ratio_bands(panels, estimators=ests, label_fmt="{} set",
                             colors={"training": "tab:blue", "validation": "tab:pink"})

@@ -33,7 +33,7 @@ from galmass import figures
 from galmass.config import load_config
 from galmass.constants import RADII_F
 from galmass.dataset import load_arrays
-from galmass.evaluate import ratio_stats
+from galmass.evaluate import estimator_points, ratio_curve
 from galmass.metrics import joint_model_name, load_metrics
 from galmass.model import MassModel
 from galmass.ood import SCALAR_LABELS
@@ -76,27 +76,20 @@ display(Markdown("\n".join(rows)))
 # %%
 def band(model, set_name):
     p = load_set(st, model, set_name)
-    r = ratio_stats(p["p50"], p["labels"])
-    return {"f": RADII_F, "median_ratio": r["median_ratio"], "p16": r["p16"], "p84": r["p84"]}
+    return ratio_curve(p["p50"], p["labels"])
 
 
-def estimator_points(set_name):
-    p = load_set(st, joint, set_name)
-    from galmass.estimators import ESTIMATORS
-    out = {}
-    for j, (n, e) in enumerate(ESTIMATORS.items()):
-        r = ratio_stats(p["est_log_mass"][:, j], p["est_log_truth"][:, j])
-        out[n] = (e.radius_factor, float(r["median_ratio"]), float(r["p16"]), float(r["p84"]))
-    return out
+def estimators_on(set_name):
+    return estimator_points(load_set(st, joint, set_name))
 
 
 val_sets = [s for s in sets if s.startswith("validation")]
 fig8 = figures.ratio_bands({name[s.split("_", 1)[1]]: {model_label[m]: band(m, s) for m in st.models} for s in val_sets},
-                           estimators={name[s.split("_", 1)[1]]: estimator_points(s) for s in val_sets})
+                           estimators={name[s.split("_", 1)[1]]: estimators_on(s) for s in val_sets})
 plt.show()
 test_sets = [s for s in sets if s.startswith("test")]
 fig9 = figures.ratio_bands({name[s.split("_", 1)[1]]: {model_label[m]: band(m, s) for m in st.models} for s in test_sets},
-                           estimators={name[s.split("_", 1)[1]]: estimator_points(s) for s in test_sets})
+                           estimators={name[s.split("_", 1)[1]]: estimators_on(s) for s in test_sets})
 plt.show()
 
 # %% [markdown]

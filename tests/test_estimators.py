@@ -211,3 +211,20 @@ def test_wolf_near_exact_in_dark_halo():
         expected = c * a * s2 / G / float(halo.enclosed_mass(f * a))
         assert ratio[name] == pytest.approx(expected, rel=0.02)
         assert ratio[name] == pytest.approx(1.0, abs=0.05)
+
+
+def test_estimator_points_and_ratio_curve_of_exact_estimates():
+    """Figs. 6-9 markers and curves: exact estimates give a ratio of 1 at each estimator's radius."""
+    from galmass.constants import RADII_F
+    from galmass.estimators import ESTIMATORS
+    from galmass.evaluate import estimator_points, ratio_curve
+
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(7, 9, (200, len(ESTIMATORS)))
+    pts = estimator_points({"est_log_mass": truth + np.log10(2.0), "est_log_truth": truth})
+    assert list(pts) == list(ESTIMATORS)
+    for name, (f, med, lo, hi) in pts.items():
+        assert f == ESTIMATORS[name].radius_factor and med == pytest.approx(2.0) and lo == hi == pytest.approx(2.0)
+    labels = rng.uniform(7, 9, (300, 10))
+    c = ratio_curve(labels + rng.normal(0, 0.1, labels.shape), labels)
+    assert np.array_equal(c["f"], RADII_F) and np.all(c["p16"] < c["median_ratio"]) and np.all(c["median_ratio"] < c["p84"])

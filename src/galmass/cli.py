@@ -1,8 +1,13 @@
 """The ``galmass`` command line.
 
-``galmass suites build --config configs/default.yaml``   build the mock suites (HDF5, Dask)
-``galmass suites summary --config configs/default.yaml`` print what makes the suites differ
-``galmass predict CATALOG [--model DIR] [--distance KPC] ...`` mass profile of a galaxy's stars
+``galmass suites build --config C``    build the mock suites (HDF5 shards, Dask)
+``galmass suites summary --config C``  print what makes the suites differ
+``galmass dataset build --config C``   project the suites: KDE maps, scalars, labels, index
+``galmass train --config C``           train the CNN + flow models of the profile (resumable)
+``galmass evaluate --config C``        posterior predictions and metrics.json
+``galmass predict CATALOG [--model DIR] [--distance KPC] ...``  mass profile of a galaxy's stars
+
+C is a run profile, e.g. configs/default.yaml. Bad input gives one line and exit status 2.
 """
 
 from __future__ import annotations

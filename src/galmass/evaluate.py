@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ratio_stats", "mse", "baseline_mse", "interp_log_profile", "binned_medians"]
+__all__ = ["ratio_stats", "ratio_curve", "estimator_points", "mse", "baseline_mse", "interp_log_profile",
+           "binned_medians"]
 
 
 def ratio_stats(log_pred: np.ndarray, log_true: np.ndarray) -> dict[str, np.ndarray]:
@@ -21,6 +22,27 @@ def ratio_stats(log_pred: np.ndarray, log_true: np.ndarray) -> dict[str, np.ndar
     ratio = 10.0 ** (np.asarray(log_pred, dtype=float) - np.asarray(log_true, dtype=float))
     p16, p50, p84 = np.percentile(ratio, [16, 50, 84], axis=0)
     return {"median_ratio": p50, "p16": p16, "p84": p84, "scatter": (p84 - p16) / 2}
+
+
+def ratio_curve(log_pred: np.ndarray, log_true: np.ndarray) -> dict[str, np.ndarray]:
+    """One curve of Figs. 6-9: ``f`` (the ten radii, units of R_h) with the
+    :func:`ratio_stats` of predictions (N, 10) against the truth (N, 10)."""
+    from .constants import RADII_F
+
+    r = ratio_stats(log_pred, log_true)
+    return {"f": RADII_F, "median_ratio": r["median_ratio"], "p16": r["p16"], "p84": r["p84"]}
+
+
+def estimator_points(rows) -> dict[str, tuple[float, float, float, float]]:
+    """The literature estimators' markers of Figs. 6-9: name -> (f, median ratio, p16, p84),
+    from a selection's ``est_log_mass`` and ``est_log_truth`` (N, n_estimators) [log10 Msun]."""
+    from .estimators import ESTIMATORS
+
+    out = {}
+    for j, (name, est) in enumerate(ESTIMATORS.items()):
+        r = ratio_stats(rows["est_log_mass"][:, j], rows["est_log_truth"][:, j])
+        out[name] = (float(est.radius_factor), float(r["median_ratio"]), float(r["p16"]), float(r["p84"]))
+    return out
 
 
 def mse(log_pred: np.ndarray, log_true: np.ndarray) -> float:

@@ -149,6 +149,30 @@ def evaluate_gaia_challenge(model: Any = None, *, n_stars: tuple[int, ...] = (10
     return Table(rows=rows)
 
 
+#: Acceptance targets on the Gaia Challenge mocks (chapter 7 and the tests): per model, over
+#: the 1000-star samples and the radii f >= GAIA_F_MIN, the median |log10 M_pred - log10 M_true|
+#: at most GAIA_MEDIAN_DEX and at least GAIA_IN_68 of the true values inside the 68% interval.
+GAIA_F_MIN = 1.0
+GAIA_MEDIAN_DEX = 0.1
+GAIA_IN_68 = 0.5
+
+
+def gaia_challenge_verdict(table, n_stars: int = 1000) -> dict[str, dict[str, Any]]:
+    """The Gaia Challenge targets per model: ``median_abs_dex``, ``fraction_in_68``,
+    ``n_files`` and ``met`` (both targets met), pooling the ``n_stars``-star samples (with
+    and without errors) over the radii ``f >= GAIA_F_MIN``."""
+    sel0 = (np.asarray(table["f"]) >= GAIA_F_MIN - 1e-9) & (np.asarray(table["n_stars"]) == n_stars)
+    out = {}
+    for name in sorted(set(np.asarray(table["model"])[sel0])):
+        sel = sel0 & (np.asarray(table["model"]) == name)
+        d = np.abs(np.asarray(table["log10_m_p50"])[sel] - np.asarray(table["log10_m_true"])[sel])
+        med, cover = float(np.median(d)), float(np.mean(np.asarray(table["inside_68"])[sel]))
+        files = set(zip(np.asarray(table["errors"])[sel], np.asarray(table["sample"])[sel]))
+        out[str(name)] = {"median_abs_dex": med, "fraction_in_68": cover, "n_files": len(files),
+                          "met": med <= GAIA_MEDIAN_DEX and cover >= GAIA_IN_68}
+    return out
+
+
 def gaia_challenge_summary(table, f_min: float = 1.0):
     """Per (model, n_stars, errors): median |log10 M_pred - log10 M_true|, median bias and the
     fraction of true values inside the 68% interval over radii ``f >= f_min``; files flagged
