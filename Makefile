@@ -12,9 +12,16 @@ PY := $(VENV)/bin/python
 GALMASS := $(VENV)/bin/galmass
 INSTALLED := $(VENV)/.installed
 DATA := data/$(PROFILE)
-SRC := $(wildcard src/galmass/*.py)
 SUITE_NAMES := cusp core heldout
 SUITES_DONE := $(DATA)/suites/.done
+
+# which code each stage depends on is declared once, in src/galmass/stages.py (which also
+# makes the stale-output fingerprints); it writes STAGE_SRC_<stage> for the rules below
+STAGES_MK := build/stages.mk
+$(STAGES_MK): src/galmass/stages.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) src/galmass/stages.py --make > $@.partial && mv $@.partial $@
+include $(STAGES_MK)
 
 .PHONY: setup test data suites models results notebooks book reproduce bench clean help default-model
 
@@ -38,7 +45,7 @@ test: $(INSTALLED)
 	    { echo "book: $$nb has no rendered table"; exit 1; }; done
 
 # ---- data: mock suites (HDF5 shards, resumable, Dask-parallel)
-$(SUITES_DONE): $(INSTALLED) $(CONFIG) src/galmass/suites.py src/galmass/df.py src/galmass/profiles.py src/galmass/relations.py src/galmass/storage.py
+$(SUITES_DONE): $(INSTALLED) $(CONFIG) $(STAGE_SRC_suites)
 	$(GALMASS) suites build --config $(CONFIG) --replace-stale
 	$(GALMASS) suites summary --config $(CONFIG) > $(DATA)/suites/summary.txt
 	touch $@
@@ -47,7 +54,7 @@ suites: $(SUITES_DONE)
 
 # ---- data: projection dataset (KDE maps, scalars, labels; balanced, split by galaxy)
 DATASET_DONE := $(DATA)/dataset/index.h5
-$(DATASET_DONE): $(SUITES_DONE) src/galmass/dataset.py src/galmass/maps.py src/galmass/projection.py
+$(DATASET_DONE): $(SUITES_DONE) $(STAGE_SRC_dataset)
 	$(GALMASS) dataset build --config $(CONFIG) --replace-stale
 
 data: $(DATASET_DONE)
@@ -55,11 +62,11 @@ data: $(DATASET_DONE)
 # ---- models: CNN + flow per model of the profile (resumable), then predictions and metrics
 MODELS_DONE := models/$(PROFILE)/.done
 METRICS := results/$(PROFILE)/metrics.json
-$(MODELS_DONE): $(DATASET_DONE) src/galmass/cnn.py src/galmass/flow.py src/galmass/model.py src/galmass/training.py
+$(MODELS_DONE): $(DATASET_DONE) $(STAGE_SRC_models)
 	$(GALMASS) train --config $(CONFIG) --replace-stale
 	touch $@
 
-$(METRICS): $(MODELS_DONE) src/galmass/metrics.py src/galmass/evaluate.py
+$(METRICS): $(MODELS_DONE) $(STAGE_SRC_metrics)
 	$(GALMASS) evaluate --config $(CONFIG)
 
 models: $(MODELS_DONE)
@@ -72,7 +79,7 @@ BOOK_SRC := $(BUILD)/book_src
 NB_NAMES := $(basename $(notdir $(wildcard notebooks/*.py)))
 EXECUTED := $(patsubst %,$(BOOK_SRC)/book/executed/%.ipynb,$(NB_NAMES))
 
-$(BOOK_SRC)/book/executed/%.ipynb: notebooks/%.py $(METRICS) $(SRC)
+$(BOOK_SRC)/book/executed/%.ipynb: notebooks/%.py $(METRICS) $(STAGE_SRC_notebooks)
 	@mkdir -p $(BUILD)/nb $(dir $@)
 	$(VENV)/bin/jupytext --quiet --to ipynb $< -o $(BUILD)/nb/$*.ipynb
 	$(VENV)/bin/papermill --log-level WARNING --cwd . $(BUILD)/nb/$*.ipynb $@.partial.ipynb -p config $(CONFIG)

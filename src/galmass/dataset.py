@@ -79,7 +79,8 @@ from .errors import GalmassError, one_line
 from .galaxy import Galaxy
 from .files import (atomic_path, atomic_write_json, checksum_path, directory_lock, h5_dataset, move_aside,
                     write_checksum)
-from .storage import (_read_manifest, code_hash, read_all_hdf5, read_shard_entries, set_aside_corrupt,
+from .stages import fingerprint
+from .storage import (_read_manifest, read_all_hdf5, read_shard_entries, set_aside_corrupt,
                       shard_state)
 
 __all__ = [
@@ -485,7 +486,7 @@ def _build_dataset(p: DatasetConfig, suites: Sequence[str], suites_dir: Path, ou
         manifest = {"suite": suite, **build_params, "n_galaxies": n_total,
                     "suite_manifest": suite_manifest, "format_version": FORMAT_VERSION,
                     "galmass_version": __version__,
-                    "code_hash": code_hash("dataset", "projection", "maps", "estimators")}
+                    "code_hash": fingerprint("dataset")}
         mpath = directory / "manifest.json"
         if mpath.exists():
             old = _read_manifest(mpath)
@@ -670,16 +671,16 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
     options = {"suites": suites, "training_suites": training, "seed": int(seed),
                "balance": bool(balance_projections), "bins": int(bins),
                "range": [float(v) for v in range], "validation_fraction": float(validation_fraction),
-               "galmass_version": __version__, "code_hash": code_hash("dataset")}
+               "galmass_version": __version__, "code_hash": fingerprint("dataset")}
     shards = _index_shards(d, suites)
-    fingerprint = hashlib.sha256(json.dumps(
+    inputs_sha = hashlib.sha256(json.dumps(
         {**options, "shards": [(f"{s}/{p.name}", _stored_digest(p)) for s, p in shards]},
         sort_keys=True).encode()).hexdigest()
     out = d / "index.h5"
-    if _index_fingerprint(out) == fingerprint:
+    if _index_fingerprint(out) == inputs_sha:
         return out  # up to date: not rewritten (a finished read-only dataset stays usable)
     with directory_lock(d, "the projection dataset"):
-        return _write_index(d, shards, training, fingerprint, seed, balance_projections, bins, range,
+        return _write_index(d, shards, training, inputs_sha, seed, balance_projections, bins, range,
                             validation_fraction, suites)
 
 
@@ -719,7 +720,7 @@ def _index_fingerprint(path: Path) -> str | None:
         return None
 
 
-def _write_index(d: Path, shards: list[tuple[str, Path]], training: list[str], fingerprint: str,
+def _write_index(d: Path, shards: list[tuple[str, Path]], training: list[str], inputs_sha: str,
                  seed, balance_projections, bins, range, validation_fraction, suites) -> Path:
     cols: dict[str, list] = {k: [] for k in ("shard", "row", "suite", "galaxy_id", "galaxy_index",
                                              "los") + _INDEX_ARRAYS}
@@ -768,7 +769,7 @@ def _write_index(d: Path, shards: list[tuple[str, Path]], training: list[str], f
             "seed": int(seed), "balance": bool(balance_projections), "bins": int(bins),
             "range": np.asarray(range, dtype=float), "validation_fraction": float(validation_fraction),
             "scalar_names": json.dumps(SCALAR_NAMES), "label_rh_index": LABEL_RH_INDEX,
-            "galmass_version": __version__, "inputs_sha256": fingerprint,
+            "galmass_version": __version__, "inputs_sha256": inputs_sha,
         })
     return out
 

@@ -36,6 +36,7 @@ from .files import (atomic_path, atomic_write_json, checksum_path, directory_loc
                     verify_checksum, write_checksum)
 from .galaxy import Galaxy
 from .profiles import profile_from_dict
+from .stages import fingerprint
 
 __all__ = ["write_shard", "read_shard", "read_shard_entries", "move_aside", "build_suite", "load_built_suite", "SuiteBuild"]
 
@@ -202,17 +203,6 @@ class SuiteBuild:
     n_built: int
 
 
-def code_hash(*modules: str) -> str:
-    """Short hash of the source of galmass modules (what generated a stored product)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name in modules:
-        h.update((Path(__file__).parent / f"{name}.py").read_bytes())
-    return h.hexdigest()[:16]
-
-
-GENERATOR_MODULES = ("suites", "df", "profiles", "relations")
 
 
 def build_suite(suite: str, n_galaxies: int, seed: int, out_dir: str | Path, *,
@@ -242,7 +232,7 @@ def _build_suite(suite, n_galaxies, seed, directory: Path, shard_size, n_max_sta
 
     manifest = {"suite": suite, "seed": int(seed), "n_galaxies": int(n_galaxies),
                 "shard_size": int(shard_size), "n_max_stars": int(n_max_stars),
-                "galmass_version": __version__, "code_hash": code_hash(*GENERATOR_MODULES)}
+                "galmass_version": __version__, "code_hash": fingerprint("suites")}
     mpath = directory / "manifest.json"
     if mpath.exists():
         old = _read_manifest(mpath)

@@ -24,6 +24,7 @@ from .config import Config, check_models, load_config
 from .constants import RADII_F
 from .errors import GalmassError
 from .files import atomic_path, atomic_write_json, directory_lock, h5_dataset, move_aside
+from .stages import fingerprint
 
 __all__ = ["RunSettings", "run_settings", "train_model", "train_all", "evaluate_all", "eval_sets"]
 
@@ -82,7 +83,8 @@ def _train_model(cfg: Config, name: str, suites: list[str], st: RunSettings, out
     from .model import MassModel, flow_shift
 
     spec = {"suites": suites, "cnn": asdict(st.cnn), "flow": asdict(st.flow),
-            "map_size": cfg.dataset.map_size, "dataset": str(cfg.dataset_dir)}
+            "map_size": cfg.dataset.map_size, "dataset": str(cfg.dataset_dir),
+            "code": fingerprint("models")}  # the models stage's code (galmass.stages)
     reuse_cnn = None
     if (out / "model.json").exists():
         model = MassModel.load(out)
