@@ -11,9 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GALMASS := $(VENV)/bin/galmass
 INSTALLED := $(VENV)/.installed
-DATA := data/$(PROFILE)
-SUITE_NAMES := cusp core heldout
-SUITES_DONE := $(DATA)/suites/.done
+.DEFAULT_GOAL := help
 
 # which code each stage depends on is declared once, in src/galmass/stages.py (which also
 # makes the stale-output fingerprints); it writes STAGE_SRC_<stage> for the rules below
@@ -23,7 +21,20 @@ $(STAGES_MK): src/galmass/stages.py
 	$(PYTHON) src/galmass/stages.py --make > $@.partial && mv $@.partial $@
 include $(STAGES_MK)
 
-.PHONY: setup test data suites models results notebooks book reproduce bench clean help default-model
+# where the profile's data, models, results and book go is declared once, by its config
+# (galmass.config.Config.paths: data_dir, output_dir); `galmass paths --make` writes PATH_<name>
+PATHS_MK := build/paths-$(PROFILE).mk
+$(PATHS_MK): $(CONFIG) src/galmass/config.py $(INSTALLED)
+	@mkdir -p $(dir $@)
+	$(GALMASS) paths --config $(CONFIG) --make > $@.partial && mv $@.partial $@
+# (placeholders until that file exists: make then rereads this Makefile with the real paths)
+$(foreach k,DATA SUITES DATASET MODELS RESULTS BOOK,$(eval PATH_$(k) := build/.pending/$(k)))
+ifneq ($(filter-out help clean setup,$(MAKECMDGOALS)),)
+include $(PATHS_MK)
+endif
+SUITES_DONE := $(PATH_SUITES)/.done
+
+.PHONY: setup test data suites models results notebooks book reproduce bench clean help default-model ship-model
 
 help:
 	@sed -n '1,6p' Makefile
@@ -47,21 +58,21 @@ test: $(INSTALLED)
 # ---- data: mock suites (HDF5 shards, resumable, Dask-parallel)
 $(SUITES_DONE): $(INSTALLED) $(CONFIG) $(STAGE_SRC_suites)
 	$(GALMASS) suites build --config $(CONFIG) --replace-stale
-	$(GALMASS) suites summary --config $(CONFIG) > $(DATA)/suites/summary.txt
+	$(GALMASS) suites summary --config $(CONFIG) > $(PATH_SUITES)/summary.txt
 	touch $@
 
 suites: $(SUITES_DONE)
 
 # ---- data: projection dataset (KDE maps, scalars, labels; balanced, split by galaxy)
-DATASET_DONE := $(DATA)/dataset/index.h5
+DATASET_DONE := $(PATH_DATASET)/index.h5
 $(DATASET_DONE): $(SUITES_DONE) $(STAGE_SRC_dataset)
 	$(GALMASS) dataset build --config $(CONFIG) --replace-stale
 
 data: $(DATASET_DONE)
 
 # ---- models: CNN + flow per model of the profile (resumable), then predictions and metrics
-MODELS_DONE := models/$(PROFILE)/.done
-METRICS := results/$(PROFILE)/metrics.json
+MODELS_DONE := $(PATH_MODELS)/.done
+METRICS := $(PATH_RESULTS)/metrics.json
 $(MODELS_DONE): $(DATASET_DONE) $(STAGE_SRC_models)
 	$(GALMASS) train --config $(CONFIG) --replace-stale
 	touch $@
@@ -74,7 +85,7 @@ models: $(MODELS_DONE)
 results: $(METRICS)
 
 # ---- notebooks: jupytext text -> ipynb -> executed by papermill (atomically) -> book sources
-BUILD := build/$(PROFILE)
+BUILD := $(PATH_BOOK)
 BOOK_SRC := $(BUILD)/book_src
 NB_NAMES := $(basename $(notdir $(wildcard notebooks/*.py)))
 EXECUTED := $(patsubst %,$(BOOK_SRC)/book/executed/%.ipynb,$(NB_NAMES))
@@ -87,7 +98,7 @@ $(BOOK_SRC)/book/executed/%.ipynb: notebooks/%.py $(METRICS) $(STAGE_SRC_noteboo
 
 notebooks: $(EXECUTED)
 
-# ---- book: Jupyter Book 1.x (Sphinx), offline; HTML in build/<profile>/_build/html
+# ---- book: Jupyter Book 1.x (Sphinx), offline; HTML in <book dir>/_build/html
 BOOK_HTML := $(BUILD)/_build/html/index.html
 $(BOOK_HTML): $(EXECUTED) _config.yml _toc.yml book/intro.md
 	@mkdir -p $(BOOK_SRC)/book
@@ -105,13 +116,16 @@ reproduce: book
 SHIPPED := src/galmass/default_model
 SHIPPED_PROFILE ?= observed
 default-model: $(INSTALLED)
-	$(MAKE) PROFILE=$(SHIPPED_PROFILE) results
+	$(MAKE) PROFILE=$(SHIPPED_PROFILE) ship-model
+
+# (run as PROFILE=$(SHIPPED_PROFILE) by default-model, so that the PATH_ variables are that profile's)
+ship-model: $(METRICS)
 	rm -rf $(SHIPPED).partial && mkdir -p $(SHIPPED).partial
-	cp models/$(SHIPPED_PROFILE)/joint/model.json models/$(SHIPPED_PROFILE)/joint/cnn.pt \
-	   models/$(SHIPPED_PROFILE)/joint/flow.pt models/$(SHIPPED_PROFILE)/joint/domain.json $(SHIPPED).partial/
-	cp results/$(SHIPPED_PROFILE)/metrics.json $(SHIPPED).partial/metrics.json
+	cp $(PATH_MODELS)/joint/model.json $(PATH_MODELS)/joint/cnn.pt \
+	   $(PATH_MODELS)/joint/flow.pt $(PATH_MODELS)/joint/domain.json $(SHIPPED).partial/
+	cp $(METRICS) $(SHIPPED).partial/metrics.json
 	rm -rf $(SHIPPED).old && { [ ! -d $(SHIPPED) ] || mv $(SHIPPED) $(SHIPPED).old; } && mv $(SHIPPED).partial $(SHIPPED) && rm -rf $(SHIPPED).old
-	@echo "default model: $(SHIPPED) (from models/$(SHIPPED_PROFILE)/joint; metrics beside it)"
+	@echo "default model: $(SHIPPED) (from $(PATH_MODELS)/joint; metrics beside it)"
 
 bench: $(INSTALLED)
 	$(PY) benchmarks/run.py --config $(CONFIG)

@@ -95,3 +95,35 @@ def test_typo_fails_before_any_work(tmp_path):
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert lines[0] == f"galmass: error: unknown key 'max_epoch' in section cnn in {p} (did you mean 'max_epochs'?)"
     assert not (tmp_path / "data").exists()
+
+
+def test_paths_are_declared_once_and_honour_data_and_output_dirs(tmp_path):
+    from galmass.realdata import model_for_profile
+    from galmass.training import run_settings
+
+    p = _write(tmp_path, _smoke(data_dir=str(tmp_path / "d"), output_dir=str(tmp_path / "out"),
+                                real_galaxies={"model": "joint"}))
+    cfg = load_config(p)
+    paths = cfg.paths()
+    assert paths["suites"] == tmp_path / "d" / "suites" and paths["dataset"] == tmp_path / "d" / "dataset"
+    assert paths["models"] == tmp_path / "out" / "models" / "smoke"
+    assert paths["results"] == tmp_path / "out" / "results" / "smoke"
+    assert paths["book"] == tmp_path / "out" / "build" / "smoke"
+    st = run_settings(cfg)
+    assert st.models_dir == paths["models"] and st.results_dir == paths["results"]
+    assert model_for_profile(cfg) == paths["models"] / "joint"
+    res = subprocess.run([sys.executable, "-m", "galmass.cli", "paths", "--config", str(p), "--make"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    got = dict(line.split(" := ") for line in res.stdout.splitlines() if " := " in line)
+    assert got == {f"PATH_{k.upper()}": str(v) for k, v in paths.items()}
+
+
+def test_makefile_takes_its_paths_from_the_config():
+    import re
+
+    makefile = (ROOT / "Makefile").read_text()
+    rules = [ln for ln in makefile.splitlines() if not ln.startswith(("#", "\t")) and not ln.startswith("clean")]
+    assert not [ln for ln in rules if re.search(r"(^|[ :=])(data|models|results|build)/\$\(PROFILE\)", ln)]
+    for var in ("PATH_SUITES", "PATH_DATASET", "PATH_MODELS", "PATH_RESULTS", "PATH_BOOK"):
+        assert f"$({var})" in makefile

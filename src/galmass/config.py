@@ -188,6 +188,7 @@ class Config:
     profile: str = "default"
     seed: int = 42
     data_dir: str = "data/default"
+    output_dir: str = "."  # root of models/<profile>, results/<profile> and build/<profile>
     scheduler: str | None = None  # Dask scheduler address; None: a local cluster
     n_workers: int | None = None  # local-cluster workers; None: one per CPU core
     suites: SuitesConfig = field(default_factory=SuitesConfig)
@@ -208,6 +209,27 @@ class Config:
     def dataset_dir(self) -> Path:
         """Where the projection dataset lives: ``<data_dir>/dataset``."""
         return Path(self.data_dir) / "dataset"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the trained models go: ``<output_dir>/models/<profile>``."""
+        return Path(self.output_dir) / "models" / self.profile
+
+    @property
+    def results_dir(self) -> Path:
+        """Where predictions, metrics.json and TARP curves go: ``<output_dir>/results/<profile>``."""
+        return Path(self.output_dir) / "results" / self.profile
+
+    @property
+    def book_dir(self) -> Path:
+        """Where the executed notebooks and the HTML book go: ``<output_dir>/build/<profile>``."""
+        return Path(self.output_dir) / "build" / self.profile
+
+    def paths(self) -> dict[str, Path]:
+        """Every artefact directory of the profile, by name (the one map of paths: the
+        package, ``galmass paths`` and the Makefile all read it)."""
+        return {"data": Path(self.data_dir), "suites": self.suites_dir, "dataset": self.dataset_dir,
+                "models": self.models_dir, "results": self.results_dir, "book": self.book_dir}
 
 
 #: The typed sections of a profile.

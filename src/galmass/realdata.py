@@ -48,10 +48,10 @@ def model_for_profile(cfg) -> Path | None:
 
     ``"shipped"`` (default): None, i.e. the model shipped with galmass
     (:func:`galmass.predict.load_model`); otherwise the name of one of the profile's models,
-    ``models/<profile>/<name>``.
+    ``<models_dir>/<name>`` (:attr:`galmass.config.Config.models_dir`).
     """
     name = cfg.real_galaxies.model  # checked against the profile's models by load_config
-    return None if name == "shipped" else Path("models") / cfg.profile / name
+    return None if name == "shipped" else cfg.models_dir / name
 
 
 # --------------------------------------------------------------------------- Gaia Challenge

@@ -54,7 +54,7 @@ def run_settings(cfg: Config) -> RunSettings:
     flow = dataclasses.replace(cfg.flow, seed=cfg.flow.seed or cfg.seed)
     models = check_models(cfg.models, list(cfg.suites.names), f"profile {cfg.profile}")
     return RunSettings(cnn=cnn, flow=flow, models=models,
-                       models_dir=Path("models") / cfg.profile, results_dir=Path("results") / cfg.profile,
+                       models_dir=cfg.models_dir, results_dir=cfg.results_dir,
                        **asdict(cfg.evaluation))
 
 
