@@ -16,13 +16,10 @@ not augmented, as in the paper.
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -30,7 +27,7 @@ from torch import nn
 
 from .config import CNNConfig
 from .errors import GalmassError
-from .files import load_checkpoint, save_torch
+from .loop import LoopSpec, fit
 
 __all__ = ["CNNConfig", "Preprocessor", "mass_scale", "MassCNN", "augment_position_maps", "train_cnn",
            "predict_cnn", "default_device", "TrainHistory"]
@@ -210,11 +207,6 @@ def _eval_loss(model, tensors, batch, device) -> float:
     return total / max(n, 1)
 
 
-#: What a CNN checkpoint holds (one lacking any is incomplete).
-_CKPT_KEYS = ("model", "opt", "sched", "gen", "torch_rng", "hist", "best_state", "best_loss", "epoch",
-              "since_best")
-
-
 def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size: int,
               config: CNNConfig | None = None, workdir: str | Path | None = None,
               device: torch.device | None = None, progress: bool = True,
@@ -223,11 +215,10 @@ def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size
 
     Adam (lr from config), the learning rate multiplied by ``lr_factor`` after
     ``lr_patience`` epochs without validation improvement, early stop after
-    ``early_stop_patience``; the best-validation weights are returned. With ``workdir`` a
-    checkpoint is written atomically after every epoch and an interrupted run resumes.
+    ``early_stop_patience``; the best-validation weights are returned. The epochs run in
+    the shared loop :func:`galmass.loop.fit`: with ``workdir`` a checkpoint is written
+    atomically after every epoch and an interrupted run resumes.
     """
-    from tqdm import tqdm
-
     cfg = config or CNNConfig()
     for name, d in (("train", train), ("validation", val)):
         missing = {"map1", "map2", "scalars", "labels"} - set(d)
@@ -246,27 +237,9 @@ def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size
     model = MassCNN(map_size, cfg, n_outputs=tr[3].shape[1]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.lr_factor, patience=cfg.lr_patience)
-    hist = TrainHistory()
-    best_state, best_loss, start_epoch, since_best = None, math.inf, 0, 0
-    ckpt = Path(workdir) / "cnn_checkpoint.pt" if workdir else None
-    state = load_checkpoint(ckpt, "CNN checkpoint", _CKPT_KEYS) if ckpt else None
-    if state is not None:
-        model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"]); gen.set_state(state["gen"])
-        torch.set_rng_state(state["torch_rng"])
-        hist = TrainHistory(**state["hist"])
-        best_state, best_loss = state["best_state"], state["best_loss"]
-        start_epoch, since_best = state["epoch"] + 1, state["since_best"]
-    run_start, wall_before = time.perf_counter(), hist.wall_seconds
     n = len(tr[0])
-    n_samples, t_train = 0, 0.0
-    bar = tqdm(range(start_epoch, cfg.max_epochs), desc="CNN epochs", disable=not progress)
-    for epoch in bar:
-        if since_best >= cfg.early_stop_patience:
-            hist.stopped_early = True
-            break
-        model.train()
-        t0 = time.perf_counter()
+
+    def train_epoch() -> float:
         perm = torch.randperm(n, generator=gen)
         total = 0.0
         for i in range(0, n, cfg.batch_size):
@@ -278,33 +251,15 @@ def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
-        dt = time.perf_counter() - t0
-        n_samples += n
-        t_train += dt
-        vloss = _eval_loss(model, va, 512, device)
-        sched.step(vloss)
-        hist.train_loss.append(total / n); hist.val_loss.append(vloss)
-        hist.lr.append(opt.param_groups[0]["lr"]); hist.seconds.append(dt)
-        if vloss < best_loss:
-            best_loss, since_best, hist.best_epoch = vloss, 0, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            since_best += 1
-        bar.set_postfix(train=f"{total / n:.4f}", val=f"{vloss:.4f}", lr=f"{hist.lr[-1]:.1e}")
-        if log:
-            log(f"epoch {epoch}: train {total / n:.4f} val {vloss:.4f} lr {hist.lr[-1]:.2e}")
-        hist.wall_seconds = wall_before + time.perf_counter() - run_start
-        if ckpt:
-            save_torch({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                          "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                          "hist": asdict(hist), "best_state": best_state, "best_loss": best_loss,
-                          "epoch": epoch, "since_best": since_best}, ckpt)
-    else:
-        hist.stopped_early = since_best >= cfg.early_stop_patience
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    hist._sps = n_samples / t_train if t_train else float("nan")  # type: ignore[attr-defined]
+        return total / n
+
+    spec = LoopSpec(max_epochs=cfg.max_epochs, patience=cfg.early_stop_patience, desc="CNN epochs")
+    hist = fit(model, opt, sched, gen, TrainHistory(), spec, train_epoch,
+               lambda: _eval_loss(model, va, 512, device),
+               checkpoint=Path(workdir) / "cnn_checkpoint.pt" if workdir else None, what="CNN checkpoint",
+               progress=progress, log=log)
+    t_train = sum(hist.seconds)
+    hist._sps = n * len(hist.seconds) / t_train if t_train else float("nan")  # type: ignore[attr-defined]
     return model, pre, hist
 
 

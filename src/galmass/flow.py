@@ -12,9 +12,7 @@ sides); early stopping and gradient clipping follow sbi's defaults.
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ import torch
 
 from .config import FLOW_ESTIMATORS, FlowConfig
 from .errors import GalmassError
-from .files import load_checkpoint, save_torch
+from .loop import LoopSpec, fit
 
 __all__ = ["FlowConfig", "FlowHistory", "train_flow", "sample_posterior", "summarize_samples"]
 
@@ -70,21 +68,16 @@ def _mean_loss(net, theta: torch.Tensor, x: torch.Tensor, batch: int = 4096) -> 
     return tot / len(x)
 
 
-#: What a flow checkpoint holds (one lacking any is incomplete).
-_CKPT_KEYS = ("net", "opt", "gen", "torch_rng", "hist", "best_state", "best", "since", "epoch")
-
-
 def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarray, x_val: np.ndarray,
                config: FlowConfig | None = None, workdir: str | Path | None = None,
                progress: bool = True):
     """Train the MAF posterior ``p(log10 M | features)``; returns (net, history).
 
     ``theta`` are the labels (N, 10) and ``x`` the CNN features (N, 32). The best
-    validation-loss weights are kept; with ``workdir`` training checkpoints every epoch
-    (atomically) and resumes after an interruption.
+    validation-loss weights are kept. The epochs run in the shared loop
+    :func:`galmass.loop.fit`: with ``workdir`` training checkpoints every epoch (atomically)
+    and resumes after an interruption.
     """
-    from tqdm import tqdm
-
     cfg = config or FlowConfig()
     _check("flow training set", theta_train, x_train)
     _check("flow validation set", theta_val, x_val)
@@ -96,26 +89,9 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.lr_factor, patience=cfg.lr_patience)
              if cfg.lr_patience else None)
-    hist, best_state, best, since, start = FlowHistory(), None, math.inf, 0, 0
-    ckpt = Path(workdir) / "flow_checkpoint.pt" if workdir else None
-    if ckpt:
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-    st = load_checkpoint(ckpt, "flow checkpoint", _CKPT_KEYS) if ckpt else None
-    if st is not None:
-        net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); gen.set_state(st["gen"])
-        if sched is not None and st.get("sched") is not None:
-            sched.load_state_dict(st["sched"])
-        torch.set_rng_state(st["torch_rng"])
-        hist, best_state, best = FlowHistory(**st["hist"]), st["best_state"], st["best"]
-        since, start = st["since"], st["epoch"] + 1
-    run_start, wall_before = time.perf_counter(), hist.wall_seconds
     n = len(th)
-    bar = tqdm(range(start, cfg.max_epochs), desc="flow epochs", disable=not progress)
-    for epoch in bar:
-        if since >= cfg.stop_after_epochs or (hist.lr and hist.lr[-1] < cfg.min_lr):
-            break
-        net.train()
-        t0 = time.perf_counter()
+
+    def train_epoch() -> float:
         perm = torch.randperm(n, generator=gen)
         tot = 0.0
         for i in range(0, n, cfg.batch_size):
@@ -126,26 +102,13 @@ def train_flow(theta_train: np.ndarray, x_train: np.ndarray, theta_val: np.ndarr
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_max_norm)
             opt.step()
             tot += float(loss.detach()) * len(idx)
-        v = _mean_loss(net, thv, xv)
-        hist.train_loss.append(tot / n); hist.val_loss.append(v); hist.seconds.append(time.perf_counter() - t0)
-        hist.lr.append(opt.param_groups[0]["lr"])
-        if sched is not None:
-            sched.step(v)
-        if v < best:
-            best, since, hist.best_epoch = v, 0, epoch
-            best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
-        else:
-            since += 1
-        bar.set_postfix(train=f"{tot / n:.3f}", val=f"{v:.3f}")
-        hist.wall_seconds = wall_before + time.perf_counter() - run_start
-        if ckpt:
-            save_torch({"net": net.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                        "torch_rng": torch.get_rng_state(), "hist": asdict(hist),
-                        "sched": sched.state_dict() if sched is not None else None,
-                        "best_state": best_state, "best": best, "since": since, "epoch": epoch}, ckpt)
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    net.eval()
+        return tot / n
+
+    spec = LoopSpec(max_epochs=cfg.max_epochs, patience=cfg.stop_after_epochs, min_lr=cfg.min_lr,
+                    lr_after_schedule=False, time_validation=True, desc="flow epochs")
+    hist = fit(net, opt, sched, gen, FlowHistory(), spec, train_epoch, lambda: _mean_loss(net, thv, xv),
+               checkpoint=Path(workdir) / "flow_checkpoint.pt" if workdir else None, what="flow checkpoint",
+               progress=progress)
     return net, hist
 
 

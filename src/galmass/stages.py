@@ -56,7 +56,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("dataset", ("suites",), ("seed", "dataset"),
           ("dataset", "projection", "maps", "estimators", "constants")),
     Stage("models", ("dataset",), ("seed", "cnn", "flow", "models"),
-          ("cnn", "flow", "model", "ood", "training", "constants")),
+          ("cnn", "flow", "loop", "model", "ood", "training", "constants")),
     Stage("metrics", ("models",), ("seed", "evaluation"),
           ("training", "metrics", "evaluate", "calibration", "ood", "estimators", "model", "flow")),
     Stage("notebooks", ("metrics",), ("real_galaxies",), ("*",)),
