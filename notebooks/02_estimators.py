@@ -41,18 +41,13 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass import figures
-from galmass.config import load_config
+from galmass.figures import open_run
 from galmass.dataset import load_arrays
 from galmass.estimators import ESTIMATORS
-from galmass.metrics import estimator_metrics, joint_model_name, load_metrics
+from galmass.metrics import estimator_metrics
 from galmass.suites import SUITE_SPECS
-from galmass.training import run_settings
 
-cfg = load_config(config)
-st = run_settings(cfg)
-metrics = load_metrics(st.results_dir / "metrics.json")
-joint = joint_model_name(st)
-name = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names}
+cfg, st, metrics, joint, name = open_run(config)
 display(Markdown("| estimator | formula | reference |\n|---|---|---|\n" + "\n".join(
     f"| {n} | {e.formula} | {e.reference} |" for n, e in ESTIMATORS.items())))
 

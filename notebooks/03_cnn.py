@@ -36,17 +36,13 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from galmass import figures
-from galmass.config import load_config
+from galmass.figures import open_run
 from galmass.constants import RADII_F
 from galmass.errors import GalmassError
-from galmass.metrics import joint_model_name, load_metrics
 from galmass.model import MassModel
-from galmass.training import load_set, run_settings
+from galmass.training import load_set
 
-cfg = load_config(config)
-st = run_settings(cfg)
-metrics = load_metrics(st.results_dir / "metrics.json")
-joint = joint_model_name(st)
+cfg, st, metrics, joint, name = open_run(config)
 models = {m: MassModel.load(st.models_dir / m) for m in st.models}
 model = models[joint]
 print(model.cnn)

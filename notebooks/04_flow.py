@@ -34,22 +34,16 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass import figures
-from galmass.config import load_config
+from galmass.figures import open_run
 from galmass.constants import RADII_F
 from galmass.dataset import load_arrays
 from galmass.errors import GalmassError
 from galmass.estimators import ESTIMATORS
 from galmass.evaluate import estimator_points, ratio_curve
-from galmass.metrics import joint_model_name, load_metrics
 from galmass.model import MassModel
-from galmass.suites import SUITE_SPECS
-from galmass.training import load_set, run_settings
+from galmass.training import load_set
 
-cfg = load_config(config)
-st = run_settings(cfg)
-metrics = load_metrics(st.results_dir / "metrics.json")
-joint = joint_model_name(st)
-name = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names}
+cfg, st, metrics, joint, name = open_run(config)
 train_suites = st.models[joint]
 # the model trained on one suite only, per suite (the paper's NIHAO-only and AURIGA-only models)
 single = {s: m for s in train_suites for m, ss in st.models.items() if ss == [s]}

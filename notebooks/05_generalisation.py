@@ -30,22 +30,17 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass import figures
-from galmass.config import load_config
+from galmass.figures import open_run
 from galmass.constants import RADII_F
 from galmass.dataset import load_arrays
 from galmass.evaluate import estimator_points, ratio_curve
-from galmass.metrics import joint_model_name, load_metrics
 from galmass.model import MassModel
 from galmass.ood import SCALAR_LABELS
 from galmass.suites import SUITE_SPECS
-from galmass.training import load_set, run_settings
+from galmass.training import load_set
 
-cfg = load_config(config)
-st = run_settings(cfg)
-metrics = load_metrics(st.results_dir / "metrics.json")
-joint = joint_model_name(st)
+cfg, st, metrics, joint, name = open_run(config)
 pred_dir = st.results_dir / "predictions"
-name = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names}
 model_label = {m: " + ".join(st.models[m]) for m in st.models}
 display(Markdown(f"Run profile **{cfg.profile}**; models: "
                  + ", ".join(f"`{m}` trained on {model_label[m]}" for m in st.models)))

@@ -36,21 +36,17 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass import figures
+from galmass.figures import open_run
 from galmass.calibration import marginal_coverage, posterior_uncertainty
-from galmass.config import load_config
 from galmass.constants import RADII_F
-from galmass.metrics import joint_model_name, load_metrics, load_tarp_curve
+from galmass.metrics import load_tarp_curve
 from galmass.suites import SUITE_SPECS
-from galmass.training import load_set, run_settings
+from galmass.training import load_set
 
-cfg = load_config(config)
-st = run_settings(cfg)
-metrics = load_metrics(st.results_dir / "metrics.json")
-joint = joint_model_name(st)
+cfg, st, metrics, joint, name = open_run(config)
 pred_dir = st.results_dir / "predictions" / joint
 train_suites = [s for s in cfg.suites.names if SUITE_SPECS[s].training]
 held = [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
-name = {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names}
 
 
 @lru_cache(maxsize=None)

@@ -6,12 +6,41 @@ Each function takes computed arrays (never reads files) and returns the matplotl
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
-__all__ = ["ratio_bands", "binned_prediction_grid", "tarp_panels", "marginal_coverage_grid",
+__all__ = ["BookRun", "open_run", "ratio_bands", "binned_prediction_grid", "tarp_panels", "marginal_coverage_grid",
            "uncertainty_vs_radius", "estimator_pdfs", "training_curves", "predicted_vs_true",
            "mass_profiles", "posterior_corner", "gaia_challenge_profiles", "dwarf_profiles",
            "wolf_comparison"]
+
+
+class BookRun(NamedTuple):
+    """What every chapter of the book starts from.
+
+    ``cfg`` the run profile, ``st`` its run settings, ``metrics`` its metrics.json, ``joint``
+    the name of its joint model, ``suite_label`` suite -> "cusp (AURIGA-like)".
+    """
+
+    cfg: Any
+    st: Any
+    metrics: dict
+    joint: str
+    suite_label: dict[str, str]
+
+
+def open_run(config) -> BookRun:
+    """The :class:`BookRun` of a profile (the one setup of notebooks 02-06)."""
+    from .config import load_config
+    from .metrics import joint_model_name, load_metrics
+    from .suites import SUITE_SPECS
+    from .training import run_settings
+
+    cfg = load_config(config)
+    st = run_settings(cfg)
+    return BookRun(cfg, st, load_metrics(st.results_dir / "metrics.json"), joint_model_name(st),
+                   {s: f"{s} ({SUITE_SPECS[s].analogue}-like)" for s in cfg.suites.names})
 
 
 def _plt():
