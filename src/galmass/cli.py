@@ -145,21 +145,15 @@ def _model_files(model: str | None) -> list:
 
 def _check_predict_args(args: argparse.Namespace) -> None:
     """Every option of ``galmass predict`` checked before any work (one GalmassError line)."""
-    import math
     from pathlib import Path
 
     from .files import same_file
-    from .predict import MAX_KPC, MIN_N_SAMPLES, check_outputs
+    from .predict import _distance, _probability, check_n_samples, check_outputs
 
-    if args.distance is not None and not (math.isfinite(args.distance) and 0 < args.distance <= MAX_KPC):
-        raise GalmassError(f"--distance must be the distance in kpc, a positive number up to {MAX_KPC:g}, "
-                           f"got {args.distance:g} (e.g. --distance 76 for Draco)")
-    if not 0.0 <= args.p_member_min <= 1.0:  # also refuses nan
-        raise GalmassError(f"--p-member-min must be a probability in [0, 1], got {args.p_member_min:g} "
-                           f"(default 0.5)")
-    if args.n_samples < MIN_N_SAMPLES:
-        raise GalmassError(f"--n-samples {args.n_samples} is too few for the 16th-84th percentiles of "
-                           f"the posterior: use at least {MIN_N_SAMPLES} (default 1000)")
+    if args.distance is not None:
+        _distance(args.distance, "--distance")
+    _probability(args.p_member_min, "--p-member-min")
+    check_n_samples(args.n_samples, "--n-samples")
     if args.model is not None and not Path(args.model).is_dir():
         what = ("is a file, not a model directory" if Path(args.model).exists()
                 else "the model directory does not exist")

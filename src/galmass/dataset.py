@@ -77,7 +77,7 @@ from .config import DatasetConfig
 from .constants import RADII_F
 from .errors import GalmassError, one_line
 from .galaxy import Galaxy
-from .files import (atomic_path, atomic_write_json, checksum_path, directory_lock, h5_dataset, move_aside,
+from .files import (atomic_path, atomic_write_json, directory_lock, h5_dataset, move_aside, stored_checksum,
                     write_checksum)
 from .stages import fingerprint
 from .storage import (_read_manifest, read_all_hdf5, read_shard_entries, set_aside_corrupt,
@@ -705,11 +705,11 @@ def _index_shards(d: Path, suites: Sequence[str]) -> list[tuple[str, Path]]:
 
 def _stored_digest(path: Path) -> str:
     """The SHA-256 stored beside a shard (written when it was built or first verified)."""
-    try:
-        return checksum_path(path).read_text().split()[0]
-    except (OSError, IndexError):
+    digest = stored_checksum(path)
+    if digest is None:
         raise GalmassError(f"dataset shard {path} has no stored checksum; rerun the dataset build "
-                           f"(it verifies and records it)") from None
+                           f"(it verifies and records it)")
+    return digest
 
 
 def _index_fingerprint(path: Path) -> str | None:

@@ -34,7 +34,7 @@ from .errors import GalmassError, one_line
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "write_problem", "directory_lock", "remove_partials", "file_sha256", "write_checksum",
-           "verify_checksum", "checksum_path", "move_aside", "refuse_input_as_output", "same_file"]
+           "verify_checksum", "stored_checksum", "checksum_path", "move_aside", "refuse_input_as_output", "same_file"]
 
 #: errno -> the words of the one-line message.
 _ERRNO_WORDS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
@@ -271,19 +271,27 @@ def write_checksum(path: str | Path, digest: str | None = None) -> str:
     return digest
 
 
+def stored_checksum(path: str | Path) -> str | None:
+    """The SHA-256 stored beside ``path`` (its sidecar), or None when there is none or it
+    cannot be read."""
+    try:
+        return checksum_path(path).read_text().split()[0]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+
+
 def verify_checksum(path: str | Path) -> bool | None:
     """True: ``path`` matches its stored checksum; False: it does not, or is unreadable;
     None: ``path`` exists but has no checksum stored (a legacy file)."""
     path = Path(path)
-    side = checksum_path(path)
+    if not path.is_file():
+        return False
+    if not checksum_path(path).is_file():
+        return None
+    stored = stored_checksum(path)
     try:
-        if not path.is_file():
-            return False
-        if not side.is_file():
-            return None
-        stored = side.read_text().split()[0]
-        return stored == file_sha256(path)
-    except (OSError, IndexError, UnicodeDecodeError):
+        return stored is not None and stored == file_sha256(path)
+    except OSError:
         return False
 
 

@@ -356,7 +356,7 @@ def _assemble(name: str, fmt: str, kind: str, a: np.ndarray, b: np.ndarray, v: n
     n = int(keep.sum())
     if n < MIN_STARS:
         after = f" with p_member >= {p_member_min:g} (of {n_rows})" if p is not None else ""
-        fix = (f"; lower --p-member-min (p_member_min=...) only if the others really are members"
+        fix = ("; lower --p-member-min (p_member_min=...) only if the others really are members"
                if p is not None and n_rows >= MIN_STARS else "")
         raise GalmassError(f"{name} has {n} stars{after}; at least {MIN_STARS} are needed{fix}")
     a, b, v = a[keep], b[keep], v[keep]
@@ -461,12 +461,12 @@ def _probability(value: Any, what: str) -> float:
     return v
 
 
-def _distance(value: Any) -> float:
+def _distance(value: Any, what: str = "distance [kpc]") -> float:
     """A distance [kpc]: positive, finite and at most :data:`MAX_KPC`."""
-    d = _positive(value, "distance [kpc]")
+    d = _positive(value, what)
     if d > MAX_KPC:
-        raise GalmassError(f"distance {d:g} kpc is beyond the observable universe ({MAX_KPC:g} kpc); "
-                           f"the distance must be in kpc")
+        raise GalmassError(f"{what} = {d:g} kpc is beyond the observable universe ({MAX_KPC:g} kpc); "
+                           f"the distance must be in kpc (e.g. 76 for Draco)")
     return d
 
 
@@ -728,9 +728,6 @@ def _from_table(table, name: str, distance_kpc, p_member_min: float, centre: Any
             distance_kpc = float(np.median(d)) if d.size else None
         else:
             distance_kpc = _meta_distance(table)
-    if p is not None and np.any((p < 0) | (p > 1)):
-        raise GalmassError(f"{name}: p_member must be a probability in [0, 1]; "
-                           f"{int(np.sum((p < 0) | (p > 1)))} value(s) are outside")
     return _assemble(name, "table", kind, a, b, v, v_err, p, distance_kpc=distance_kpc,
                      p_member_min=p_member_min, centre=centre, meta=meta or {})
 
@@ -1050,13 +1047,13 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
     return t
 
 
-def check_n_samples(n_samples: Any) -> int:
+def check_n_samples(n_samples: Any, what: str = "n_samples") -> int:
     """``n_samples`` as an int, or one :class:`GalmassError` line unless it is an integer
     >= :data:`MIN_N_SAMPLES` (fewer samples give meaningless 16th/84th percentiles)."""
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-        raise GalmassError(f"n_samples must be an integer >= {MIN_N_SAMPLES}, got {n_samples!r}")
+        raise GalmassError(f"{what} must be an integer >= {MIN_N_SAMPLES}, got {n_samples!r}")
     if n_samples < MIN_N_SAMPLES:
-        raise GalmassError(f"n_samples = {n_samples} is too few for the 16th-84th percentiles of the "
+        raise GalmassError(f"{what} = {n_samples} is too few for the 16th-84th percentiles of the "
                            f"posterior: use at least {MIN_N_SAMPLES} (--n-samples {MIN_N_SAMPLES}; "
                            f"1000 is the default)")
     return int(n_samples)
