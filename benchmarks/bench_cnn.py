@@ -17,7 +17,7 @@ import torch
 
 
 def _throughput(map_size: int, cfg, n_batches: int = 12) -> float:
-    from galmass.cnn import MassCNN, augment_position_maps
+    from galmass.inference.cnn import MassCNN, augment_position_maps
 
     torch.set_num_threads(cfg.num_threads or torch.get_num_threads())
     net = MassCNN(map_size, cfg)
@@ -35,10 +35,10 @@ def _throughput(map_size: int, cfg, n_batches: int = 12) -> float:
 
 
 def main(config: str = "configs/default.yaml") -> dict:
-    from galmass.cnn import CNNConfig
+    from galmass.inference.cnn import CNNConfig
     from galmass.config import load_config
-    from galmass.flow import FlowConfig, sample_posterior, train_flow
-    from galmass.training import run_settings
+    from galmass.inference.flow import FlowConfig, sample_posterior, train_flow
+    from galmass.inference.training import run_settings
 
     cfg = load_config(config)
     st = run_settings(cfg)

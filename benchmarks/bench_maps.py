@@ -1,13 +1,13 @@
-"""Benchmark: FFT kernel-density maps (galmass.maps) vs scipy.stats.gaussian_kde.
+"""Benchmark: FFT kernel-density maps (galmass.observe.maps) vs scipy.stats.gaussian_kde.
 
 Run as ``python benchmarks/bench_maps.py``. For n = 1e4 stars it times, on 64 x 64 and
 256 x 256 grids,
 
 * ``scipy.stats.gaussian_kde(points.T)`` evaluated on the grid (the direct O(n G) sum;
   about 5-10 s at 256 x 256, so it is timed once there),
-* :func:`galmass.maps.kde_map`, called on each of 16 projections (mean time per map,
+* :func:`galmass.observe.maps.kde_map`, called on each of 16 projections (mean time per map,
   median over repeats),
-* :func:`galmass.maps.kde_maps` on the same 16 projections (time per map),
+* :func:`galmass.observe.maps.kde_maps` on the same 16 projections (time per map),
 
 and reports the speed ratios (scipy's time does not depend on the cloud, only on n and
 the grid) and the maximum error relative to the map's peak for the first projection,
@@ -36,10 +36,10 @@ import numpy as np
 from scipy import stats
 
 try:
-    from galmass import maps
+    from galmass.observe import maps
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from galmass import maps
+    from galmass.observe import maps
 
 N_STARS = 10_000
 N_PROJ = 16

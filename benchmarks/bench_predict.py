@@ -14,9 +14,9 @@ import numpy as np
 
 
 def main(config: str | None = None) -> dict:
-    from galmass.estimators import apply_all
+    from galmass.observe.estimators import apply_all
     from galmass.predict import load_model, predict, read_gaia_challenge
-    from galmass.realdata import GAIA_CHALLENGE, gaia_challenge_files
+    from galmass.book.realdata import GAIA_CHALLENGE, gaia_challenge_files
 
     t0 = time.perf_counter()
     model = load_model(None)

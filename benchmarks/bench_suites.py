@@ -13,8 +13,8 @@ import time
 
 from galmass.config import load_config
 from galmass.parallel import dask_client
-from galmass.storage import build_suite
-from galmass.suites import make_galaxy
+from galmass.sources.storage import build_suite
+from galmass.sources.suites import make_galaxy
 
 TARGET_S_PER_1000 = 600.0
 

@@ -32,9 +32,10 @@ from IPython.display import Markdown, display
 
 from galmass import dataset as gds
 from galmass.config import load_config
-from galmass.maps import EXTENT_PHASE, EXTENT_POSITION
-from galmass.storage import iter_built_suite
-from galmass.suites import SUITE_SPECS
+from galmass.inference.data import ProjectionDataset
+from galmass.observe.maps import EXTENT_PHASE, EXTENT_POSITION
+from galmass.sources.storage import iter_built_suite
+from galmass.sources.suites import SUITE_SPECS
 
 cfg = load_config(config)
 display(Markdown(f"Run profile **{cfg.profile}** (`{config}`): {cfg.suites.n_galaxies} galaxies per suite, "
@@ -95,7 +96,7 @@ plt.show()
 # about R = 0 so that the kernel has no boundary bias at the centre.
 
 # %%
-ds = gds.ProjectionDataset(cfg.dataset_dir, split="validation")
+ds = ProjectionDataset(cfg.dataset_dir, split="validation")
 rng = np.random.default_rng(0)
 pick = rng.choice(len(ds), size=min(3, len(ds)), replace=False)
 fig, axes = plt.subplots(2, len(pick), figsize=(3.2 * len(pick), 6), squeeze=False)

@@ -40,12 +40,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from galmass import figures
-from galmass.figures import open_run
+from galmass.book import figures
+from galmass.book.figures import open_run
 from galmass.dataset import load_arrays
-from galmass.estimators import ESTIMATORS
-from galmass.metrics import estimator_metrics
-from galmass.suites import SUITE_SPECS
+from galmass.observe.estimators import ESTIMATORS
+from galmass.evaluation.metrics import estimator_metrics
+from galmass.sources.suites import SUITE_SPECS
 
 cfg, st, metrics, joint, name = open_run(config)
 display(Markdown("| estimator | formula | reference |\n|---|---|---|\n" + "\n".join(

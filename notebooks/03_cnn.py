@@ -35,12 +35,12 @@ from dataclasses import asdict
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from galmass import figures
-from galmass.figures import open_run
+from galmass.book import figures
+from galmass.book.figures import open_run
 from galmass.constants import RADII_F
 from galmass.errors import GalmassError
-from galmass.model import MassModel
-from galmass.training import load_set
+from galmass.inference.model import MassModel
+from galmass.evaluation.predictions import load_set
 
 cfg, st, metrics, joint, name = open_run(config)
 models = {m: MassModel.load(st.models_dir / m) for m in st.models}

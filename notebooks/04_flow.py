@@ -33,15 +33,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from galmass import figures
-from galmass.figures import open_run
+from galmass.book import figures
+from galmass.book.figures import open_run
 from galmass.constants import RADII_F
 from galmass.dataset import load_arrays
 from galmass.errors import GalmassError
-from galmass.estimators import ESTIMATORS
-from galmass.evaluate import estimator_points, ratio_curve
-from galmass.model import MassModel
-from galmass.training import load_set
+from galmass.observe.estimators import ESTIMATORS
+from galmass.evaluation.stats import estimator_points, ratio_curve
+from galmass.inference.model import MassModel
+from galmass.evaluation.predictions import load_set
 
 cfg, st, metrics, joint, name = open_run(config)
 train_suites = st.models[joint]

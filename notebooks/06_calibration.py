@@ -18,7 +18,7 @@
 # A posterior is calibrated when its credible regions contain the truth as often as their
 # credibility says. The paper checks this with TARP (Lemos et al. 2023): well calibrated on
 # the training suites (deviations below 3%), overconfident on FIRE-2. galmass implements
-# TARP itself (`galmass.calibration`): references uniform in the label box normalised by the
+# TARP itself (`galmass.evaluation.calibration`): references uniform in the label box normalised by the
 # test set's minimum and maximum, Euclidean distance, credibility levels on [0, 1] and 100
 # bootstrap resamples for the 2-sigma band. The resamples draw whole galaxies, not single
 # projections: the projections of one galaxy share its mass profile, so their credibilities
@@ -35,13 +35,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from galmass import figures
-from galmass.figures import open_run
-from galmass.calibration import marginal_coverage, posterior_uncertainty
+from galmass.book import figures
+from galmass.book.figures import open_run
+from galmass.evaluation.calibration import marginal_coverage, posterior_uncertainty
 from galmass.constants import RADII_F
-from galmass.metrics import load_tarp_curve
-from galmass.suites import SUITE_SPECS
-from galmass.training import load_set
+from galmass.evaluation.metrics import load_tarp_curve
+from galmass.sources.suites import SUITE_SPECS
+from galmass.evaluation.predictions import load_set
 
 cfg, st, metrics, joint, name = open_run(config)
 pred_dir = st.results_dir / "predictions" / joint

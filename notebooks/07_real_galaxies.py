@@ -27,7 +27,7 @@
 #   Plummer stars in a Zhao (1, 3, gamma) halo with Osipkov–Merritt anisotropy, cusped
 #   (PlumCuspOm) and cored (PlumCoreOm), five samples of 1000 stars and one of 10,000, with
 #   and without 2 km/s velocity errors — whose exact M(<r) follows from the stated
-#   parameters (`galmass.realdata.GaiaChallengeModel.enclosed_mass`, a closed form);
+#   parameters (`galmass.book.realdata.GaiaChallengeModel.enclosed_mass`, a closed form);
 # * the **nine classical dwarf spheroidals** of the Walker / GravSphere member catalogues
 #   (Walker et al. 2009, 2015; Spencer et al. 2017, 2018; Mateo et al. 2008; Simon & Geha
 #   2007), compared with the Wolf et al. (2010) masses of the Local Volume Database
@@ -42,12 +42,12 @@ config = "configs/smoke.yaml"
 import numpy as np
 from IPython.display import Markdown, display
 
-from galmass import figures
+from galmass.book import figures
 from galmass.config import load_config
 from galmass.predict import load_model, training_preprocessing
-from galmass.realdata import (GAIA_CHALLENGE, GAIA_IN_68, GAIA_MEDIAN_DEX, evaluate_gaia_challenge,
-                              gaia_challenge_summary, gaia_challenge_verdict, model_for_profile,
-                              predict_dwarfs)
+from galmass.book.realdata import (GAIA_CHALLENGE, GAIA_IN_68, GAIA_MEDIAN_DEX, evaluate_gaia_challenge,
+                                   gaia_challenge_summary, gaia_challenge_verdict, model_for_profile,
+                                   predict_dwarfs)
 
 cfg = load_config(config)
 model_dir = model_for_profile(cfg)

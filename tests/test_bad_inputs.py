@@ -484,7 +484,7 @@ def _check_ok(case: str, expect: str, rc: int, out: str, err: str, reference: li
         assert got["sigma"] == pytest.approx(ref["sigma"], rel=1e-6)
         np.testing.assert_allclose(got["p50"], ref["p50"], atol=0.02 if expect == OK_CLOSE else 0.05)
     elif expect == OK_GAIA:
-        from galmass.realdata import GAIA_CHALLENGE
+        from galmass.book.realdata import GAIA_CHALLENGE
 
         assert got["n"] == 1000 and 0.08 < got["R_h"] < 0.12  # Plummer r_* = 0.1 kpc
         truth = np.log10(GAIA_CHALLENGE["PlumCuspOm"].enclosed_mass(got["r"]))

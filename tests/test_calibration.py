@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from galmass.calibration import (load_tarp, marginal_coverage, posterior_uncertainty, save_tarp,
-                                 tarp_coverage, tarp_credibility)
+from galmass.evaluation.calibration import (load_tarp, marginal_coverage, posterior_uncertainty, save_tarp,
+                                            tarp_coverage, tarp_credibility)
 from galmass.errors import GalmassError
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from galmass.cnn import CNNConfig, MassCNN, Preprocessor, augment_position_maps, train_cnn
+from galmass.inference.cnn import CNNConfig, MassCNN, Preprocessor, augment_position_maps, train_cnn
 from galmass.errors import GalmassError
-from galmass.flow import FlowConfig, sample_posterior, summarize_samples, train_flow
-from galmass.model import MassModel
+from galmass.inference.flow import FlowConfig, sample_posterior, summarize_samples, train_flow
+from galmass.inference.model import MassModel
 
 S = 16
 
@@ -51,7 +51,7 @@ def trained():
     tr, va = _toy(600, rng), _toy(200, rng)
     cfg = CNNConfig(channels=(4, 8), hidden=32, max_epochs=25, early_stop_patience=8, batch_size=64)
     cnn, pre, hist = train_cnn(tr, va, S, cfg, progress=False)
-    from galmass.cnn import predict_cnn
+    from galmass.inference.cnn import predict_cnn
     _, ftr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
     _, fva = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
     fcfg = FlowConfig(max_epochs=15, n_samples=200, lr=1e-3)
@@ -126,7 +126,7 @@ def test_preprocessor_round_trip(residual):
 
 
 def test_mass_scale_is_dimensional_estimate():
-    from galmass.cnn import mass_scale
+    from galmass.inference.cnn import mass_scale
     from galmass.constants import G
     # R_h = 0.3 kpc, sigma = 10 km/s: R sigma^2 / G = 6.98e6 Msun
     assert 10 ** mass_scale(np.array([[0.3, 10.0, 23.0]]))[0] == pytest.approx(0.3 * 100 / G)
@@ -220,7 +220,7 @@ def test_unknown_flow_estimator_is_refused():
 def test_flow_relative_to_cnn_is_centred_on_the_cnn_estimate(trained, tmp_path):
     """With relative_to_cnn the flow models log10 M minus the CNN estimate and sampling adds
     exactly that estimate back (also after save/load); without it the mass-scale offset."""
-    from galmass.model import flow_shift
+    from galmass.inference.model import flow_shift
 
     model, va, _ = trained
     pred, feats = model.features(va["map1"], va["map2"], va["scalars"])

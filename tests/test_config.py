@@ -98,8 +98,8 @@ def test_typo_fails_before_any_work(tmp_path):
 
 
 def test_paths_are_declared_once_and_honour_data_and_output_dirs(tmp_path):
-    from galmass.realdata import model_for_profile
-    from galmass.training import run_settings
+    from galmass.book.realdata import model_for_profile
+    from galmass.inference.training import run_settings
 
     p = _write(tmp_path, _smoke(data_dir=str(tmp_path / "d"), output_dir=str(tmp_path / "out"),
                                 real_galaxies={"model": "joint"}))

@@ -5,9 +5,9 @@ import pytest
 from scipy import stats
 
 from galmass.constants import G
-from galmass.df import CuddefordDF, UnphysicalDF, anisotropy_beta
-from galmass.profiles import NFW, Composite, Plummer
-from galmass.suites import SUITES, draw_model
+from galmass.physics.df import CuddefordDF, UnphysicalDF, anisotropy_beta
+from galmass.physics.profiles import NFW, Composite, Plummer
+from galmass.sources.suites import SUITES, draw_model
 
 N = 10_000
 

@@ -1,4 +1,4 @@
-"""Tests of galmass.estimators: hand-computed formulas and Plummer spheres in equilibrium."""
+"""Tests of galmass.observe.estimators: hand-computed formulas and Plummer spheres in equilibrium."""
 
 from __future__ import annotations
 
@@ -13,22 +13,22 @@ except ImportError:  # pragma: no cover - tests/ made a package
 
 from galmass.constants import G
 from galmass.errors import GalmassError
-from galmass.estimators import (
-    ESTIMATORS,
-    Estimator,
-    amorisco_evans,
-    apply_all,
-    apply_to_projections,
-    campbell,
-    errani,
-    los_variance,
-    penarrubia_2008,
-    walker,
-    wolf,
-)
-from galmass.galaxy import Galaxy
-from galmass.profiles import NFW, Plummer
-from galmass.projection import project, project_all
+from galmass.observe.estimators import (
+                                        ESTIMATORS,
+                                        Estimator,
+                                        amorisco_evans,
+                                        apply_all,
+                                        apply_to_projections,
+                                        campbell,
+                                        errani,
+                                        los_variance,
+                                        penarrubia_2008,
+                                        walker,
+                                        wolf,
+                                        )
+from galmass.sources.galaxy import Galaxy
+from galmass.physics.profiles import NFW, Plummer
+from galmass.observe.projection import project, project_all
 
 # (radius factor f, coefficient C, aperture in R_h or None) of M(< f R_h) = C R_h <s^2> / G
 EXPECTED = {
@@ -216,8 +216,8 @@ def test_wolf_near_exact_in_dark_halo():
 def test_estimator_points_and_ratio_curve_of_exact_estimates():
     """Figs. 6-9 markers and curves: exact estimates give a ratio of 1 at each estimator's radius."""
     from galmass.constants import RADII_F
-    from galmass.estimators import ESTIMATORS
-    from galmass.evaluate import estimator_points, ratio_curve
+    from galmass.observe.estimators import ESTIMATORS
+    from galmass.evaluation.stats import estimator_points, ratio_curve
 
     rng = np.random.default_rng(0)
     truth = rng.uniform(7, 9, (200, len(ESTIMATORS)))

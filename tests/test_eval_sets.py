@@ -3,7 +3,8 @@
 import dataclasses
 
 from galmass.config import load_config
-from galmass.training import eval_sets, run_settings
+from galmass.evaluation.predictions import eval_sets
+from galmass.inference.training import run_settings
 
 
 def test_joint_validation_sets_take_all_projections_with_samples():

@@ -189,7 +189,7 @@ def test_corrupt_suite_shard_is_moved_aside_and_rebuilt(tmp_path, client, damage
     from galmass.dataset import build_dataset
     from galmass.config import DatasetConfig
     from galmass.files import checksum_path
-    from galmass.storage import build_suite
+    from galmass.sources.storage import build_suite
 
     kw = dict(shard_size=3, n_max_stars=300, client=client, progress=False)
     res = build_suite("core", 6, 3, tmp_path / "suites", **kw)
@@ -214,7 +214,7 @@ def test_corrupt_suite_shard_is_moved_aside_and_rebuilt(tmp_path, client, damage
 
 def test_legacy_shard_without_checksum_is_verified_and_kept(tmp_path, client):
     from galmass.files import checksum_path
-    from galmass.storage import build_suite
+    from galmass.sources.storage import build_suite
 
     kw = dict(shard_size=3, n_max_stars=300, client=client, progress=False)
     res = build_suite("cusp", 3, 3, tmp_path, **kw)
@@ -228,7 +228,7 @@ def test_legacy_shard_without_checksum_is_verified_and_kept(tmp_path, client):
 def test_corrupt_dataset_shard_is_rebuilt_identically(tmp_path, client):
     from galmass.config import DatasetConfig
     from galmass.dataset import build_dataset
-    from galmass.storage import build_suite
+    from galmass.sources.storage import build_suite
 
     build_suite("core", 4, 3, tmp_path / "suites", shard_size=2, n_max_stars=300, client=client,
                 progress=False)
@@ -242,7 +242,7 @@ def test_corrupt_dataset_shard_is_rebuilt_identically(tmp_path, client):
 
 
 def test_dead_writers_partials_are_cleaned_up(tmp_path, client):
-    from galmass.storage import build_suite
+    from galmass.sources.storage import build_suite
 
     d = tmp_path / "core"
     d.mkdir()
@@ -262,7 +262,7 @@ def _toy(n: int, seed: int, size: int = 8) -> dict[str, np.ndarray]:
 
 
 def _cnn(max_epochs: int, workdir: Path | None):
-    from galmass.cnn import CNNConfig, train_cnn
+    from galmass.inference.cnn import CNNConfig, train_cnn
 
     cfg = CNNConfig(channels=(2, 2), hidden=8, max_epochs=max_epochs, batch_size=32, num_threads=1, seed=3)
     return train_cnn(_toy(96, 0), _toy(32, 1), 8, cfg, workdir=workdir, progress=False)
@@ -281,7 +281,7 @@ def test_planted_cnn_checkpoint_is_not_run(tmp_path):
 
 
 def test_planted_flow_checkpoint_is_not_run(tmp_path):
-    from galmass.flow import FlowConfig, train_flow
+    from galmass.inference.flow import FlowConfig, train_flow
 
     marker = tmp_path / "pwned"
     torch.save(Planted(marker), tmp_path / "flow_checkpoint.pt")

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from galmass import figures  # noqa: E402
+from galmass.book import figures  # noqa: E402
 from galmass.constants import RADII_F  # noqa: E402
 
 RNG = np.random.default_rng(1)

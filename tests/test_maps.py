@@ -1,4 +1,4 @@
-"""Tests of the FFT kernel-density maps (galmass.maps) against scipy.stats.gaussian_kde."""
+"""Tests of the FFT kernel-density maps (galmass.observe.maps) against scipy.stats.gaussian_kde."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import pytest
 from scipy import stats
 
 from galmass.errors import GalmassError
-from galmass.maps import (
-    EXTENT_PHASE,
-    EXTENT_POSITION,
-    kde_bandwidth,
-    kde_map,
-    kde_maps,
-    phase_map,
-    phase_maps,
-    position_map,
-    position_maps,
-)
+from galmass.observe.maps import (
+                                  EXTENT_PHASE,
+                                  EXTENT_POSITION,
+                                  kde_bandwidth,
+                                  kde_map,
+                                  kde_maps,
+                                  phase_map,
+                                  phase_maps,
+                                  position_map,
+                                  position_maps,
+                                  )
 
 TOL = 0.01  # required accuracy, relative to the map's peak
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from galmass.errors import GalmassError
-from galmass.ood import InputDomain
+from galmass.inference.ood import InputDomain
 
 
 def _scalars(n, rng, shift=0.0):

@@ -15,7 +15,7 @@ from astropy.table import Table
 
 from galmass.errors import GalmassError
 from galmass.predict import (Catalog, find_centre, gnomonic, inverse_gnomonic, load_model, plot_profile,
-                             predict, prepare_inputs, projection_inputs, read_catalog,
+                             predict, prepare_inputs, read_catalog,
                              read_gaia_challenge, read_walker_catalog, write_prediction)
 from plummer import sample_plummer
 
@@ -30,7 +30,7 @@ DRACO = "observed/walker_dsph/dra_spec.dat"
 # --------------------------------------------------------------------------- fixtures
 def _toy_training(n, rng):
     """Toy maps and realistic scalars; labels = log10(2.5 f R_h sigma^2 / G) + noise."""
-    from galmass.cnn import mass_scale
+    from galmass.inference.cnn import mass_scale
 
     yy, xx = np.mgrid[-1:1:S * 1j, -1:1:S * 1j]
     w = rng.uniform(0.2, 0.8, n)
@@ -48,10 +48,10 @@ def _toy_training(n, rng):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A tiny self-contained model (16x16 maps, a few epochs) with an input domain."""
-    from galmass.cnn import CNNConfig, predict_cnn, train_cnn
-    from galmass.flow import FlowConfig, train_flow
-    from galmass.model import MassModel
-    from galmass.ood import InputDomain
+    from galmass.inference.cnn import CNNConfig, predict_cnn, train_cnn
+    from galmass.inference.flow import FlowConfig, train_flow
+    from galmass.inference.model import MassModel
+    from galmass.inference.ood import InputDomain
 
     rng = np.random.default_rng(0)
     tr, va = _toy_training(300, rng), _toy_training(100, rng)
@@ -108,20 +108,73 @@ def _write(stars, path, cols, meta=None, fmt=None):
 
 
 # --------------------------------------------------------------------------- preprocessing
-def test_projection_inputs_are_the_training_inputs():
-    """Same maps and scalars as dataset.project_galaxy for the same stars (bit for bit)."""
+def _training_projections(gal, n_los, seed, n_sample_range=None, v_err_range=None, min_stars=50):
+    """The stars project_galaxy(gal, n_los, default_rng(seed), ...) uses: same random draws, same order."""
+    from galmass.observe.projection import (draw_sample_sizes, draw_velocity_errors, fibonacci_directions,
+                                            project, project_all, subsample_size)
+
+    rng = np.random.default_rng(seed)
+    if n_sample_range is None:
+        projs = project_all(gal, n_los, rng, n_sample=subsample_size(gal.n_stars), min_stars=min_stars)
+    else:
+        sizes = draw_sample_sizes(gal.n_stars, n_los, rng, n_sample_range, min_stars)
+        projs = [project(gal, d, rng, n_sample=int(k), los_index=i, min_stars=min_stars)
+                 for i, (d, k) in enumerate(zip(fibonacci_directions(n_los), sizes))]
+    out = []
+    for p in projs:
+        v, err = p.v_los, None
+        if v_err_range is not None:
+            err = draw_velocity_errors(len(v), rng, v_err_range)
+            v = v + rng.normal(0.0, err)
+        out.append((p, v, err))
+    return out
+
+
+@pytest.mark.parametrize("case", ["exact", "errors_small_counts"])
+def test_predict_inputs_are_the_training_inputs_bit_for_bit(case):
+    """predict's inputs (prepare_inputs -> observe.inputs.make_inputs) equal the dataset's
+    (project_galaxy -> make_inputs) bit for bit for the same stars: with velocity errors, with
+    20-60 star projections, and whatever the membership weights (they only move the centre)."""
     from galmass.dataset import project_galaxy
-    from galmass.projection import project_all, subsample_size
-    from galmass.suites import load_suite
+    from galmass.sources.suites import load_suite
 
     gal = load_suite("cusp", 1, 3, n_max_stars=800)[0]
-    ref = project_galaxy(gal, 3, np.random.default_rng(5), S)
-    projs = project_all(gal, 3, np.random.default_rng(5), n_sample=subsample_size(gal.n_stars))
-    for i, p in enumerate(projs):
-        got = projection_inputs(p.x, p.y, p.v_los, S)
-        np.testing.assert_array_equal(got["map1"][0], ref["map1"][i])
-        np.testing.assert_array_equal(got["map2"][0], ref["map2"][i])
-        np.testing.assert_array_equal(got["scalars"][0], ref["scalars"][i])
+    kw = {} if case == "exact" else {"n_sample_range": (20, 60), "v_err_range": (1.0, 6.0), "min_stars": 20}
+    n_los = 4
+    ref = project_galaxy(gal, n_los, np.random.default_rng(5), S, **kw)
+    stars = _training_projections(gal, n_los, 5, kw.get("n_sample_range"), kw.get("v_err_range"),
+                                  kw.get("min_stars", 50))
+    w = np.random.default_rng(9)
+    for i, (p, v, err) in enumerate(stars):
+        cols = {"x": p.x, "y": p.y, "v_los": v}
+        if err is not None:
+            cols["v_err"] = err
+        if case != "exact":
+            assert p.n_stars <= 60
+        for weights in (None, w.uniform(0.5, 1.0, p.n_stars)):
+            c = dict(cols) if weights is None else {**cols, "p_member": weights}
+            got = prepare_inputs(read_catalog(c, centre="origin", p_member_min=0.5), S)
+            assert got["n_stars"] == p.n_stars
+            np.testing.assert_array_equal(got["map1"][0], ref["map1"][i])
+            np.testing.assert_array_equal(got["map2"][0], ref["map2"][i])
+            np.testing.assert_array_equal(got["scalars"][0], ref["scalars"][i])
+        if err is not None:  # the errors were used: the intrinsic sigma_los is below the observed one
+            assert got["sigma_los"] < got["sigma_los_obs"]
+
+
+def test_one_input_builder():
+    """The dataset and predict have no code of their own for the maps and scalars: both call
+    galmass.observe.inputs.make_inputs (the duplicated code of issue #16 stays gone)."""
+    import inspect
+
+    import galmass.dataset.project as dp
+    import galmass.predict.api as pa
+
+    for mod in (dp, pa):
+        src = inspect.getsource(mod)
+        assert "make_inputs(" in src
+        for call in ("position_maps(", "phase_maps(", "correct_for_errors(", "r_half_projected("):
+            assert call not in src, (mod.__name__, call)
 
 
 def test_gnomonic_and_centre():
@@ -245,7 +298,7 @@ def test_prediction_table(stars, model, tmp_path):
     assert t.meta["n_stars"] == 1000 and t.meta["ood"] is False and t.meta["ood_reason"] == ""
     est = t.meta["estimators"]
     assert set(est) == {"walker", "wolf", "amorisco_evans", "campbell", "errani"}
-    from galmass.estimators import apply_all
+    from galmass.observe.estimators import apply_all
     inp = prepare_inputs(cat, S)
     ref = apply_all(inp["R"], inp["v"], inp["r_half"])
     for k, (r, m) in ref.items():
@@ -436,7 +489,7 @@ def test_gaia_challenge_exact_mass_is_the_zhao_integral():
     """Closed form (2F1) = NFW's ln(1+x) - x/(1+x) for gamma=1 and = numerical quadrature for gamma=0."""
     from scipy.integrate import quad
 
-    from galmass.realdata import GAIA_CHALLENGE
+    from galmass.book.realdata import GAIA_CHALLENGE
 
     cusp, core = GAIA_CHALLENGE["PlumCuspOm"], GAIA_CHALLENGE["PlumCoreOm"]
     r = np.array([0.01, 0.1, 0.3, 1.0, 5.0])
@@ -447,8 +500,8 @@ def test_gaia_challenge_exact_mass_is_the_zhao_integral():
 
 
 def test_gaia_challenge_and_dwarfs_end_to_end(shared_data, model):
-    from galmass.realdata import (evaluate_gaia_challenge, gaia_challenge_files, gaia_challenge_summary,
-                                  interp_profile_at, predict_dwarfs)
+    from galmass.book.realdata import (evaluate_gaia_challenge, gaia_challenge_files, gaia_challenge_summary,
+                                       interp_profile_at, predict_dwarfs)
 
     assert len(gaia_challenge_files("PlumCoreOm", 1000, False, shared_data)) == 5
     assert all(p.name.endswith("_err.dat") for p in gaia_challenge_files("PlumCoreOm", 1000, True, shared_data))
@@ -468,8 +521,8 @@ def test_gaia_challenge_and_dwarfs_end_to_end(shared_data, model):
     t = prof["Draco"]
     assert np.isnan(interp_profile_at(t, 100.0)[1])
     assert interp_profile_at(t, float(t["r_kpc"][3]))[1] == pytest.approx(float(t["log10_m_p50"][3]))
-    from galmass import figures
-    from galmass.realdata import GAIA_CHALLENGE
+    from galmass.book import figures
+    from galmass.book.realdata import GAIA_CHALLENGE
 
     fig = figures.gaia_challenge_profiles(gc, {k: v.enclosed_mass for k, v in GAIA_CHALLENGE.items()})
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 1 + 2  # exact + one sample per error case
@@ -479,7 +532,7 @@ def test_gaia_challenge_and_dwarfs_end_to_end(shared_data, model):
 
 def test_real_galaxies_model_choice(tmp_path):
     from galmass.config import load_config
-    from galmass.realdata import model_for_profile
+    from galmass.book.realdata import model_for_profile
 
     assert model_for_profile(load_config("configs/default.yaml")) is None
     assert str(model_for_profile(load_config("configs/smoke.yaml"))) == "models/smoke/joint"
@@ -492,7 +545,7 @@ def test_real_galaxies_model_choice(tmp_path):
 def test_shipped_model_meets_the_gaia_challenge_targets(shared_data):
     """The model shipped with galmass, on the ten 1000-star samples of each Gaia Challenge mock
     (with and without errors), radii f >= 1: median |dlog M| <= 0.1 dex, >= 50% inside 68%."""
-    from galmass.realdata import evaluate_gaia_challenge, gaia_challenge_verdict
+    from galmass.book.realdata import evaluate_gaia_challenge, gaia_challenge_verdict
 
     gc = evaluate_gaia_challenge(None, n_stars=(1000,), n_samples=1000, root=shared_data)
     assert len(set(zip(gc["model"], gc["errors"], gc["sample"]))) == 20

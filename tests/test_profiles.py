@@ -5,9 +5,9 @@ import pytest
 from scipy.integrate import quad
 
 from galmass.errors import GalmassError
-from galmass.profiles import (NFW, Composite, CoreNFW, Dehnen, Einasto, ParticleMass, Plummer, Sersic,
-                              Zhao, profile_from_dict)
-from galmass.suites import SUITES, draw_model
+from galmass.physics.profiles import (NFW, Composite, CoreNFW, Dehnen, Einasto, ParticleMass, Plummer, Sersic,
+                                      Zhao, profile_from_dict)
+from galmass.sources.suites import SUITES, draw_model
 
 PROFILES = [
     NFW(1e10, 50.0, 12.0),

@@ -1,4 +1,4 @@
-"""Tests of galmass.projection: directions, rotations, sub-sampling, summaries, labels."""
+"""Tests of galmass.observe.projection: directions, rotations, sub-sampling, summaries, labels."""
 
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ except ImportError:  # pragma: no cover - tests/ made a package
 
 from galmass.constants import G, RADII_F
 from galmass.errors import GalmassError
-from galmass.galaxy import Galaxy
-from galmass.profiles import Plummer
-from galmass.projection import (
-    Projection,
-    fibonacci_directions,
-    project,
-    project_all,
-    r_half_projected,
-    rotation_to,
-    sigma_los,
-    subsample_size,
-    v_p98,
-)
+from galmass.sources.galaxy import Galaxy
+from galmass.physics.profiles import Plummer
+from galmass.observe.projection import (
+                                        Projection,
+                                        fibonacci_directions,
+                                        project,
+                                        project_all,
+                                        r_half_projected,
+                                        rotation_to,
+                                        sigma_los,
+                                        subsample_size,
+                                        v_p98,
+                                        )
 
 M_PL = 1e8  # Msun
 A_PL = 0.5  # kpc

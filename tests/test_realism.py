@@ -6,8 +6,8 @@ import pytest
 
 from galmass.config import load_config
 from galmass.errors import GalmassError
-from galmass.estimators import ESTIMATORS, apply_all
-from galmass.projection import correct_for_errors, draw_sample_sizes, draw_velocity_errors
+from galmass.observe.estimators import ESTIMATORS, apply_all
+from galmass.observe.projection import correct_for_errors, draw_sample_sizes, draw_velocity_errors
 from plummer import sample_plummer
 
 
@@ -57,7 +57,7 @@ def test_estimators_subtract_the_errors():
 
 def test_project_galaxy_with_realism():
     from galmass.dataset import project_galaxy
-    from galmass.suites import load_suite
+    from galmass.sources.suites import load_suite
 
     gal = load_suite("core", 2, 1, n_max_stars=3000)[0]
     kw = dict(n_sample_range=(100, 2000), v_err_range=(1.0, 3.0))
@@ -90,7 +90,8 @@ def test_realism_config(tmp_path):
 def test_prediction_uses_the_models_training_preprocessing():
     from types import SimpleNamespace
 
-    from galmass.predict import N_MAX_SAMPLE, training_preprocessing
+    from galmass.predict import training_preprocessing
+    from galmass.predict.catalogue import N_MAX_SAMPLE
 
     old = training_preprocessing(SimpleNamespace(info={}))
     assert old == {"kde_bandwidth": "paper", "n_max_sample": N_MAX_SAMPLE, "min_stars": 50, "v_err_range": None}

@@ -1,4 +1,4 @@
-"""Tests of galmass.snapshots: kappa_co, read_snapshot (real tipsy file and mocks), write_tipsy."""
+"""Tests of galmass.sources.snapshots: kappa_co, read_snapshot (real tipsy file and mocks), write_tipsy."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from scipy import optimize
 
 from galmass.constants import G
 from galmass.errors import GalmassError
-from galmass.galaxy import Galaxy
-from galmass.profiles import NFW, ParticleMass, Plummer
-from galmass.snapshots import TIPSY_MSOL_UNIT, kappa_co, read_snapshot, write_tipsy
+from galmass.sources.galaxy import Galaxy
+from galmass.physics.profiles import NFW, ParticleMass, Plummer
+from galmass.sources.snapshots import kappa_co, read_snapshot
+from galmass.sources.tipsy import TIPSY_MSOL_UNIT, write_tipsy
 
 pynbody = pytest.importorskip("pynbody")
 
@@ -144,7 +145,7 @@ def tiny():
 
 def test_tiny_catalogue_halo_has_no_stars(tiny, caplog):
     # its AmigaGrp catalogue: halo 0 = 171 gas + 29 dm; number -1 (skipped by default) holds the rest
-    with caplog.at_level(logging.INFO, logger="galmass.snapshots"):
+    with caplog.at_level(logging.INFO, logger="galmass.sources.snapshots"):
         assert read_snapshot(TINY, progress=False) == []
     assert "tiny.000640_h0 rejected: no star particles" in caplog.text
     with pytest.raises(GalmassError, match="^halo 0 has no star particles$"):
@@ -271,7 +272,7 @@ def test_tipsy_catalogue_selection(tmp_path, caplog):
     path = write_tipsy(merged, tmp_path / "box.000100")
     assert (tmp_path / "box.000100.amiga.grp").exists()
 
-    with caplog.at_level(logging.INFO, logger="galmass.snapshots"):
+    with caplog.at_level(logging.INFO, logger="galmass.sources.snapshots"):
         gals = read_snapshot(path, progress=False)
     assert [g.name for g in gals] == ["box.000100_h1"]
     assert gals[0].meta["halo_catalogue"] == "AmigaGrpCatalogue" and gals[0].meta["kappa_co"] < 0.5
@@ -324,7 +325,7 @@ def test_bad_inputs(tmp_path):
 
 
 def test_centre_across_a_periodic_boundary():
-    from galmass.snapshots import _centre
+    from galmass.sources.snapshots import _centre
 
     rng = np.random.default_rng(11)
     box, n = 1000.0, 400

@@ -8,8 +8,8 @@ import pytest
 
 from galmass.config import load_config
 from galmass.errors import GalmassError
-from galmass.storage import build_suite, load_built_suite, read_shard, write_shard
-from galmass.suites import load_suite
+from galmass.sources.storage import build_suite, load_built_suite, read_shard, write_shard
+from galmass.sources.suites import load_suite
 
 
 def test_shard_round_trip(tmp_path):

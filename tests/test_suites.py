@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from galmass.errors import GalmassError
-from galmass.suites import (MIN_STAR_PARTICLES, SUITES, TRAINING_SUITES, load_suite, make_galaxy,
-                            suite_summary)
+from galmass.sources.suites import (MIN_STAR_PARTICLES, SUITES, TRAINING_SUITES, load_suite, make_galaxy,
+                                    suite_summary)
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-from .constants import G, RADII_F  # noqa: E402
-from .errors import GalmassError  # noqa: E402
-from .galaxy import Galaxy  # noqa: E402
-from . import suites  # noqa: E402
+from galmass.constants import G, RADII_F  # noqa: E402
+from galmass.errors import GalmassError  # noqa: E402
+from galmass.sources import suites  # noqa: E402
+from galmass.sources.galaxy import Galaxy  # noqa: E402
 
 __all__ = ["Galaxy", "GalmassError", "G", "RADII_F", "suites", "__version__"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import GalmassError
+from galmass.errors import GalmassError
 
 __all__ = ["SuitesConfig", "DatasetConfig", "CNNConfig", "FlowConfig", "EvaluationConfig",
            "RealGalaxiesConfig", "Config", "load_config", "check_models"]
@@ -54,7 +54,7 @@ class DatasetConfig:
     map_size : int
         Side of the square KDE maps (the paper uses 256).
     n_min_sample, n_max_sample : int
-        Bounds of the stars sub-sampled per projection (:func:`galmass.projection.subsample_size`).
+        Bounds of the stars sub-sampled per projection (:func:`galmass.observe.projection.subsample_size`).
     min_stars : int
         Galaxies with fewer star particles are skipped.
     kde_bandwidth : str
@@ -129,7 +129,7 @@ class FlowConfig:
     Durkan et al. 2019, able to give peaked, heavy-tailed posteriors) or ``"nsf"``.
 
     ``relative_to_cnn`` (not in the paper): the flow models log10 M minus the CNN's own
-    point estimate instead of minus the mass scale (see :func:`galmass.model.flow_shift`).
+    point estimate instead of minus the mass scale (see :func:`galmass.inference.model.flow_shift`).
     The estimate is a deterministic function of the flow's inputs, so this is the same
     posterior written around it; the flow then only has to learn the error distribution,
     not to re-learn the mean from the 32 features (which left the paper-size MAF too wide
@@ -345,7 +345,7 @@ def load_config(path: str | Path) -> Config:
     if cfg.suites.n_galaxies < 1 or cfg.suites.shard_size < 1 or cfg.suites.n_max_stars < 50:
         raise GalmassError(f"config {path}: suites.n_galaxies and shard_size must be >= 1, n_max_stars >= 50")
     _check_dataset(cfg.dataset, path)
-    from .suites import SUITES
+    from galmass.sources.suites import SUITES
     bad = [s for s in cfg.suites.names if s not in SUITES]
     if bad:
         raise GalmassError(f"config {path}: unknown suite(s) {bad}; known: {list(SUITES)}")

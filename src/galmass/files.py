@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import GalmassError, one_line
+from galmass.errors import GalmassError, GalmassWarning, one_line
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "write_problem", "directory_lock", "remove_partials", "file_sha256", "write_checksum",
@@ -378,8 +378,6 @@ def load_checkpoint(path: str | Path, what: str, keys: tuple[str, ...] = ()) -> 
     line, and training starts again from scratch.
     """
     import warnings
-
-    from .errors import GalmassWarning
 
     path = Path(path)
     if not path.exists():

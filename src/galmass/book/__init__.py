@@ -1,0 +1,1 @@
+"""The book's helpers: figures and the real-galaxy / Gaia Challenge chapter."""

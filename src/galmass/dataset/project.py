@@ -1,0 +1,146 @@
+"""One galaxy's rows of the dataset: every line of sight's network inputs (:func:`galmass.observe.inputs.make_inputs`), labels and literature-estimator masses."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from typing import Sequence
+
+import numpy as np
+
+from galmass.constants import RADII_F
+from galmass.errors import GalmassError
+from galmass.observe.estimators import ESTIMATORS, apply_all
+from galmass.observe.inputs import KDE_BANDWIDTHS, make_inputs
+from galmass.observe.projection import (draw_sample_sizes, draw_velocity_errors, fibonacci_directions, project,
+                                        project_all, subsample_size)
+from galmass.sources.galaxy import Galaxy
+
+log = logging.getLogger(__name__)
+
+
+#: Names (and order) of the three scalar inputs (Input 3 of the paper).
+SCALAR_NAMES: tuple[str, str, str] = ("r_half", "sigma_los", "v_p98")
+#: Column of the labels holding log10 M(< R_h) (f = 1.0 in RADII_F).
+LABEL_RH_INDEX: int = int(np.flatnonzero(np.isclose(RADII_F, 1.0))[0])
+#: Extra entropy word that separates projection random streams from galaxy generation.
+PROJECTION_STREAM = 0x70726F6A  # "proj"
+
+
+# --------------------------------------------------------------------------- one galaxy
+def _est_names() -> list[str]:
+    return list(ESTIMATORS)
+
+
+def _n_est() -> int:
+    return len(_est_names())
+
+
+def projection_rng(seed: int, suite: str, index: int) -> np.random.Generator:
+    """Random generator of the projections of galaxy ``index`` of ``suite``."""
+    return np.random.default_rng([int(seed), zlib.crc32(suite.encode()), int(index), PROJECTION_STREAM])
+
+
+def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_size: int, *,
+                   n_min_sample: int = 200, n_max_sample: int = 10_000, min_stars: int = 50,
+                   kde_bandwidth: str = "paper", n_sample_range: Sequence[int] | None = None,
+                   v_err_range: Sequence[float] | None = None) -> dict[str, np.ndarray]:
+    """All ``n_los`` projections of a galaxy as CNN inputs and labels.
+
+    Each line of sight gets its own random sub-sample of
+    :func:`~galmass.observe.projection.subsample_size` ``(n_stars, n_min_sample, n_max_sample)``
+    stars (:func:`galmass.observe.projection.project_all`), from which ``R_h``, ``sigma_los`` and
+    ``v_p98`` are computed and the two KDE maps are made (:func:`galmass.observe.maps.position_maps`,
+    :func:`galmass.observe.maps.phase_maps`).
+
+    Parameters
+    ----------
+    galaxy : Galaxy
+        The galaxy.
+    n_los : int
+        Lines of sight (Fibonacci directions).
+    rng : numpy.random.Generator
+        Source of the sub-samples (use :func:`projection_rng` for reproducible datasets).
+    map_size : int
+        Maps are ``map_size x map_size``.
+    n_min_sample, n_max_sample : int
+        Bounds of the sub-sample size.
+    min_stars : int
+        Minimum number of star particles.
+    kde_bandwidth : {"paper", "scott"}
+        ``"paper"`` (Appendix A): the ``n`` of Scott's factor is the number of stars of the
+        projection within ``0.5 R_h`` (at least 1); ``"scott"``: all stars of the projection.
+    n_sample_range : (int, int), optional
+        Observational realism: each projection draws its own star count log-uniformly in
+        this range (:func:`~galmass.observe.projection.draw_sample_sizes`, capped at the galaxy's
+        stars) instead of ``subsample_size``.
+    v_err_range : (float, float), optional
+        Observational realism: Gaussian velocity errors [km/s]
+        (:func:`~galmass.observe.projection.draw_velocity_errors`) are added to ``v_los``; the maps
+        use the observed velocities, ``sigma_los`` and ``v_p98`` are corrected for the
+        errors (:func:`~galmass.observe.projection.correct_for_errors`) and the estimators subtract
+        them, exactly as :func:`galmass.predict.predict` does with a catalogue's ``v_err``.
+
+    Returns
+    -------
+    dict
+        ``map1``, ``map2`` (n_los, S, S) float32; ``scalars`` (n_los, 3) float64
+        (:data:`SCALAR_NAMES`: R_h [kpc], sigma_los [km/s], v_p98 [km/s]); ``labels``
+        (n_los, 10) float64 = log10 M(< f R_h) [Msun] for f in RADII_F; ``los`` (n_los,)
+        int32; ``direction`` (n_los, 3); ``n_sample`` (n_los,) int32.
+
+    Raises
+    ------
+    GalmassError
+        The galaxy cannot be projected: fewer than ``min_stars`` stars, NaN/infinite
+        values, zero velocity dispersion, a degenerate map, ... (one line).
+    """
+    if kde_bandwidth not in KDE_BANDWIDTHS:
+        raise GalmassError(f"kde_bandwidth must be 'paper' or 'scott', got {kde_bandwidth!r}")
+    n = galaxy.n_stars
+    if n < min_stars:
+        raise GalmassError(f"galaxy {galaxy.name!r} has {n} star particles, fewer than the "
+                           f"minimum of {min_stars}")
+    if not (np.all(np.isfinite(galaxy.star_pos)) and np.all(np.isfinite(galaxy.star_vel))):
+        raise GalmassError(f"galaxy {galaxy.name!r}: star positions or velocities contain NaN "
+                           f"or infinite values")
+    if n_sample_range is None:
+        n_sample = subsample_size(n, n_min_sample, n_max_sample)
+        projs = project_all(galaxy, n_los, rng, n_sample=n_sample, min_stars=min_stars)
+    else:
+        sizes = draw_sample_sizes(n, n_los, rng, n_sample_range, min_stars)
+        projs = [project(galaxy, d, rng, n_sample=int(k), los_index=i, min_stars=min_stars)
+                 for i, (d, k) in enumerate(zip(fibonacci_directions(n_los), sizes))]
+    # observed velocities (with errors when asked), then the inputs exactly as predict makes them
+    vel, errs = [], []
+    for p in projs:
+        v, err = p.v_los, None
+        if v_err_range is not None:
+            err = draw_velocity_errors(len(v), rng, v_err_range)
+            v = v + rng.normal(0.0, err)
+            v = v - v.mean()
+        vel.append(v)
+        errs.append(err)
+    inp = make_inputs([p.x for p in projs], [p.y for p in projs], vel, map_size, v_err=errs,
+                      kde_bandwidth=kde_bandwidth, name=f"galaxy {galaxy.name!r}")
+    out = {
+        "map1": inp["map1"],
+        "map2": inp["map2"],
+        "scalars": inp["scalars"],
+        "labels": np.array([p.log10_mass for p in projs], dtype=np.float64),
+        "los": np.array([p.los_index for p in projs], dtype=np.int32),
+        "direction": np.array([p.direction for p in projs], dtype=np.float64),
+        "n_sample": np.array([p.n_stars for p in projs], dtype=np.int32),
+    }
+    # the literature estimators (Sect. 3) on the same sub-sample, and the truth at their radii
+    est_m, est_t = [], []
+    for p, v, err in zip(projs, vel, errs):
+        res = apply_all(p.R, v, p.r_half, v_err=err)
+        est_m.append([np.log10(res[k][1]) for k in ESTIMATORS])
+        est_t.append([np.log10(float(galaxy.enclosed_mass(res[k][0]))) for k in ESTIMATORS])
+    out["est_log_mass"] = np.array(est_m, dtype=np.float64)
+    out["est_log_truth"] = np.array(est_t, dtype=np.float64)
+    for key in ("map1", "map2", "scalars", "labels"):
+        if not np.all(np.isfinite(out[key])):
+            raise GalmassError(f"galaxy {galaxy.name!r}: {key} of its projections is not finite")
+    return out

@@ -1,0 +1,1 @@
+"""Evaluation: predictions on evaluation sets, statistics, calibration (TARP) and metrics."""

@@ -1,0 +1,1 @@
+"""Observation: projection along lines of sight, KDE maps, literature estimators and the network inputs."""

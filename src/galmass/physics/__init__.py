@@ -1,0 +1,1 @@
+"""Physics: density profiles, distribution functions, scaling relations."""

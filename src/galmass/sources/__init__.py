@@ -1,0 +1,1 @@
+"""Sources: the Galaxy record, mock suites, suite storage and simulation snapshots."""

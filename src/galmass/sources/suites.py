@@ -1,0 +1,319 @@
+"""Galaxy sources: locally generated mock suites, and real snapshots read with pynbody.
+
+The paper trains on NIHAO and AURIGA and tests on FIRE-2. Those snapshots cannot be had
+here, so galmass embeds three *mock suites* whose physics differ the way the paper's
+suites do (see :data:`SUITE_SPECS`):
+
+``cusp`` (AURIGA-like)
+    NFW halos; cuspy Sérsic (Prugniel-Simien; Hernquist-like centre) stellar profiles; radially biased
+    Cuddeford/Osipkov-Merritt anisotropy; compact; star particles of 6e3 Msun.
+``core`` (NIHAO-like)
+    Di Cintio et al. (2014) halos whose inner slope depends on log10(M*/Mhalo) (cores near
+    -2.7, cusps at lower and higher ratios); Plummer stars; milder anisotropy; larger sizes;
+    resolution that scales with halo mass as in NIHAO's zooms.
+``heldout`` (FIRE-like; test only)
+    coreNFW halos (Read et al. 2016) with a different core prescription; Einasto stars;
+    strongly radial outskirts; the largest sizes and the broadest size scatter; 2e3 Msun
+    star particles.
+
+Every galaxy draws: halo mass (log-uniform), stellar mass from Moster et al. (2013) with
+scatter, concentration from Dutton & Macciò (2014) with scatter, 3-D stellar half-mass
+radius from Kravtsov (2013) with scatter, and anisotropy; then stars are drawn from the
+equilibrium Cuddeford DF of the stars in the total (dark matter + stellar) potential
+(:class:`galmass.physics.df.CuddefordDF`). The true mass profile is analytic.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from galmass.errors import GalmassError
+from galmass.physics import relations
+from galmass.physics.df import CuddefordDF, UnphysicalDF
+from galmass.physics.profiles import NFW, Composite, CoreNFW, Einasto, Plummer, Sersic, Tracer, Zhao
+from galmass.sources.galaxy import Galaxy
+
+__all__ = ["SUITES", "TRAINING_SUITES", "HELDOUT_SUITES", "SuiteSpec", "SUITE_SPECS",
+           "load_suite", "make_galaxy", "draw_model", "GalaxyModel", "read_snapshot", "suite_summary"]
+
+log = logging.getLogger(__name__)
+
+#: Selection of the paper (Sect. 2.4): stellar mass range [Msun] and minimum star particles.
+MIN_STELLAR_MASS = 10**5.5
+MAX_STELLAR_MASS = 1e11
+MIN_STAR_PARTICLES = 50
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """The physics that defines a mock suite.
+
+    Attributes
+    ----------
+    name, analogue, description : str
+        Suite name, the paper's suite it stands in for, and a one-line summary.
+    halo : str
+        ``"nfw"``, ``"dc14"`` or ``"corenfw"``.
+    stars : str
+        ``"sersic"``, ``"plummer"`` or ``"einasto"``.
+    log_m200_range : (float, float)
+        Range of log10 M200c [Msun], drawn uniformly.
+    shmr_scatter : float
+        Log-normal scatter [dex] about Moster et al. (2013).
+    concentration_scatter : float
+        Log-normal scatter [dex] about Dutton & Macciò (2014).
+    size_norm, size_scatter : float
+        Kravtsov (2013) normalisation r_1/2 / r200 and its scatter [dex].
+    beta0_range : (float, float)
+        Uniform range of the central anisotropy beta0.
+    ra_over_rhalf : (float, float)
+        Median and scatter [dex] of the anisotropy radius in units of r_1/2 (inf allowed).
+    particle_mass : callable
+        Star-particle mass [Msun] as a function of M200 [Msun].
+    training : bool
+        Whether the suite is used for training (False: held out for testing only).
+    """
+
+    name: str
+    analogue: str
+    description: str
+    halo: str
+    stars: str
+    log_m200_range: tuple[float, float]
+    shmr_scatter: float
+    concentration_scatter: float
+    size_norm: float
+    size_scatter: float
+    beta0_range: tuple[float, float]
+    ra_over_rhalf: tuple[float, float]
+    particle_mass: Callable[[float], float]
+    training: bool = True
+
+
+SUITE_SPECS: dict[str, SuiteSpec] = {
+    "cusp": SuiteSpec(
+        name="cusp", analogue="AURIGA",
+        description="NFW cusps, cuspy Sersic stars, radially biased outskirts, compact",
+        halo="nfw", stars="sersic", log_m200_range=(9.2, 12.9), shmr_scatter=0.2,
+        concentration_scatter=0.11, size_norm=0.012, size_scatter=0.15,
+        beta0_range=(-0.3, 0.25), ra_over_rhalf=(2.0, 0.25),
+        particle_mass=lambda m200: 6.0e3,
+    ),
+    "core": SuiteSpec(
+        name="core", analogue="NIHAO",
+        description="Di Cintio+14 cores/cusps, Plummer stars, mild anisotropy, extended",
+        halo="dc14", stars="plummer", log_m200_range=(9.2, 12.9), shmr_scatter=0.25,
+        concentration_scatter=0.11, size_norm=0.018, size_scatter=0.2,
+        beta0_range=(-0.35, 0.0), ra_over_rhalf=(4.0, 0.3),
+        particle_mass=lambda m200: float(np.clip(5e-8 * m200, 1e2, 1e5)),
+    ),
+    "heldout": SuiteSpec(
+        name="heldout", analogue="FIRE-2",
+        description="coreNFW cores (Read+16), Einasto stars, strongly radial outskirts",
+        halo="corenfw", stars="einasto", log_m200_range=(9.2, 12.9), shmr_scatter=0.3,
+        concentration_scatter=0.13, size_norm=0.02, size_scatter=0.25,
+        beta0_range=(-0.4, 0.0), ra_over_rhalf=(1.3, 0.2),
+        particle_mass=lambda m200: 2.0e3, training=False,
+    ),
+}
+
+#: Names of the mock suites.
+SUITES: tuple[str, ...] = tuple(SUITE_SPECS)
+TRAINING_SUITES: tuple[str, ...] = tuple(k for k, v in SUITE_SPECS.items() if v.training)
+HELDOUT_SUITES: tuple[str, ...] = tuple(k for k, v in SUITE_SPECS.items() if not v.training)
+
+
+def _spec(name: str) -> SuiteSpec:
+    if name not in SUITE_SPECS:
+        raise GalmassError(f"unknown suite {name!r}; known suites: {', '.join(SUITES)}")
+    return SUITE_SPECS[name]
+
+
+def galaxy_rng(suite: str, index: int, seed: int) -> np.random.Generator:
+    """The random generator of galaxy ``index`` of ``suite`` (independent of build order)."""
+    return np.random.default_rng([int(seed), zlib.crc32(suite.encode()), int(index)])
+
+
+def _halo(spec: SuiteSpec, m200: float, r200: float, c: float, x: float, r_half: float,
+          rng: np.random.Generator):
+    if spec.halo == "nfw":
+        return NFW(m200, r200, c)
+    if spec.halo == "dc14":
+        alpha, beta, gamma, cfac = relations.dc14_shape(x)
+        r_m2 = r200 / (c * cfac)  # radius where the log-slope is -2
+        r_s = r_m2 / ((2.0 - gamma) / (beta - 2.0)) ** (1.0 / alpha)
+        return Zhao(m200, r200, r_s, alpha, beta, gamma)
+    if spec.halo == "corenfw":
+        n = relations.corenfw_n(x, strength=rng.uniform(0.3, 1.0))
+        return CoreNFW(m200, r200, c, r_c=1.75 * r_half, n=n)
+    raise GalmassError(f"unknown halo model {spec.halo!r}")
+
+
+def _stars(spec: SuiteSpec, mstar: float, r_half: float, rng: np.random.Generator) -> Tracer:
+    if spec.stars == "plummer":
+        # r_1/2 = a / sqrt(2^(2/3) - 1)
+        return Plummer(mstar, r_half * np.sqrt(2 ** (2 / 3) - 1))
+    if spec.stars == "sersic":
+        n = rng.uniform(0.8, 3.0)
+        unit = Sersic(1.0, 1.0, n)
+        return Sersic(mstar, r_half / float(unit.radius_quantile(np.array(0.5))), n)
+    if spec.stars == "einasto":
+        n = rng.uniform(0.6, 2.0)
+        from scipy.special import gammaincinv
+        return Einasto(mstar, r_half / gammaincinv(3 * n, 0.5) ** n, n)
+    raise GalmassError(f"unknown stellar model {spec.stars!r}")
+
+
+def _draw_df(spec, stars, total, r_half, rng, max_tries: int = 12):
+    """Draw anisotropy; if its DF is negative, make it more tangential/isotropic and retry."""
+    beta0 = rng.uniform(*spec.beta0_range)
+    med, sc = spec.ra_over_rhalf
+    r_a = med * r_half * 10 ** rng.normal(0.0, sc)
+    if spec.stars == "sersic":  # central cusp-anisotropy theorem: beta0 <= p/2
+        beta0 = min(beta0, stars.p / 2 - 0.05)
+    for attempt in range(max_tries):
+        try:
+            return CuddefordDF(stars, total, beta0=beta0, r_a=r_a, n_grid=500), attempt
+        except UnphysicalDF:
+            beta0 = max(beta0 - 0.1, -0.45)
+            r_a *= 1.5
+    raise UnphysicalDF(f"no positive DF after {max_tries} tries (beta0={beta0:.2f}, r_a={r_a:.3g})")
+
+
+@dataclass
+class GalaxyModel:
+    """The drawn physical model of one mock galaxy, before its stars are sampled.
+
+    ``halo`` and ``stars`` are the analytic profiles, ``total`` their sum (the truth), ``df``
+    the stars' equilibrium distribution function in the total potential, and ``rng`` the
+    galaxy's generator, positioned to sample its stars.
+    """
+
+    suite: str
+    index: int
+    seed: int
+    halo: Any
+    stars: Tracer
+    total: Composite
+    df: CuddefordDF
+    rng: np.random.Generator
+    params: dict[str, Any]
+
+
+def draw_model(suite: str, index: int, seed: int = 0) -> GalaxyModel:
+    """Draw the physical model of galaxy ``index`` of mock ``suite`` (deterministic for ``seed``).
+
+    Halo mass is log-uniform; the galaxy is redrawn until it passes the paper's selection
+    (1e5.5 <= M* <= 1e11 Msun and at least 50 star particles at the suite's resolution).
+    """
+    spec = _spec(suite)
+    if index < 0:
+        raise GalmassError(f"galaxy index must be >= 0, got {index}")
+    rng = galaxy_rng(suite, index, seed)
+    for _ in range(1000):
+        log_m200 = rng.uniform(*spec.log_m200_range)
+        m200 = 10**log_m200
+        mstar = float(relations.stellar_mass_moster13(m200)) * 10 ** rng.normal(0.0, spec.shmr_scatter)
+        if not (MIN_STELLAR_MASS <= mstar <= MAX_STELLAR_MASS):
+            continue
+        m_particle = spec.particle_mass(m200)
+        n_nominal = int(mstar / m_particle)
+        if n_nominal < MIN_STAR_PARTICLES:
+            continue
+        c = float(relations.concentration_dm14(m200)) * 10 ** rng.normal(0.0, spec.concentration_scatter)
+        r200 = float(relations.r200_kpc(m200))
+        r_half = float(relations.half_mass_radius_kravtsov13(r200, spec.size_norm)) * 10 ** rng.normal(0.0, spec.size_scatter)
+        x = float(np.log10(mstar / m200))
+        halo = _halo(spec, m200, r200, c, x, r_half, rng)
+        stars = _stars(spec, mstar, r_half, rng)
+        total = Composite([halo, stars])
+        try:
+            df, retries = _draw_df(spec, stars, total, r_half, rng)
+        except UnphysicalDF as exc:  # pragma: no cover - rare; redraw the galaxy
+            log.info("suite %s galaxy %d: %s; redrawing", suite, index, exc)
+            continue
+        break
+    else:  # pragma: no cover
+        raise GalmassError(f"suite {suite}: could not draw galaxy {index}")
+    params = {
+        "suite": suite, "index": int(index), "seed": int(seed), "analogue": spec.analogue,
+        "m200": m200, "r200": r200, "c200": c, "log_mstar_mhalo": x,
+        "stellar_mass": mstar, "r_half_3d": r_half,
+        "n_particles_nominal": n_nominal, "particle_mass": m_particle,
+        "beta0": float(df.beta0), "r_a": float(df.r_a), "df_retries": int(retries),
+        "dm_slope_1pc_r200": float(halo.log_slope(np.array(0.01 * r200))),
+        "halo": halo.to_dict(), "stars": stars.to_dict(),
+    }
+    return GalaxyModel(suite, index, seed, halo, stars, total, df, rng, params)
+
+
+def make_galaxy(suite: str, index: int, seed: int = 0, n_max_stars: int = 10_000) -> Galaxy:
+    """Generate galaxy ``index`` of a mock ``suite`` (deterministic for ``seed``).
+
+    Parameters
+    ----------
+    suite : str
+        One of :data:`SUITES`.
+    index : int
+        Galaxy number within the suite.
+    seed : int
+        Suite seed.
+    n_max_stars : int
+        At most this many star particles are stored (each weighs M*/N); fewer when the
+        suite's particle mass resolves the galaxy with fewer (the paper samples at most 1e4).
+    """
+    if n_max_stars < MIN_STAR_PARTICLES:
+        raise GalmassError(f"n_max_stars must be >= {MIN_STAR_PARTICLES}, got {n_max_stars}")
+    model = draw_model(suite, index, seed)
+    p = model.params
+    n_stars = min(p["n_particles_nominal"], n_max_stars)
+    pos, vel = model.df.sample(n_stars, model.rng)
+    meta = {**p, "n_stars": int(n_stars),
+            "r_half_proj_z": float(np.median(np.hypot(pos[:, 0], pos[:, 1])))}
+    return Galaxy(
+        name=f"{suite}_{index:06d}", suite=suite, star_pos=pos, star_vel=vel,
+        star_mass=np.full(n_stars, p["stellar_mass"] / n_stars), mass_profile=model.total, meta=meta,
+    )
+
+
+def load_suite(name: str, n_galaxies: int, seed: int = 0, n_max_stars: int = 10_000) -> list[Galaxy]:
+    """Generate ``n_galaxies`` galaxies of mock suite ``name`` in memory (deterministic).
+
+    For thousands of galaxies use :func:`galmass.sources.storage.build_suite`, which runs on Dask
+    and stores HDF5 shards; galaxy ``i`` is the same either way.
+    """
+    _spec(name)
+    if n_galaxies < 0:
+        raise GalmassError(f"n_galaxies must be >= 0, got {n_galaxies}")
+    return [make_galaxy(name, i, seed, n_max_stars) for i in range(n_galaxies)]
+
+
+def read_snapshot(path, **selection) -> list[Galaxy]:
+    """Read the galaxies of a real simulation snapshot (see :func:`galmass.sources.snapshots.read_snapshot`)."""
+    from galmass.sources.snapshots import read_snapshot as _read
+
+    return _read(path, **selection)
+
+
+def suite_summary(galaxies: list[Galaxy]) -> dict[str, np.ndarray]:
+    """Per-galaxy quantities that make suites differ (arrays over galaxies).
+
+    Keys: ``dm_slope`` (inner log-slope of the dark matter at 1% of r200), ``r_half``
+    (projected half-number radius along z [kpc]), ``beta0``, ``r_a_over_rhalf``,
+    ``n_stars``, ``log_mstar``, ``log_m_rh`` (log10 M(<R_h) [Msun]).
+    """
+    rh = np.array([g.meta["r_half_proj_z"] for g in galaxies])
+    return {
+        "dm_slope": np.array([g.meta["dm_slope_1pc_r200"] for g in galaxies]),
+        "r_half": rh,
+        "beta0": np.array([g.meta["beta0"] for g in galaxies]),
+        "r_a_over_rhalf": np.array([g.meta["r_a"] / g.meta["r_half_3d"] for g in galaxies]),
+        "n_stars": np.array([g.meta["n_particles_nominal"] for g in galaxies]),
+        "log_mstar": np.log10([g.meta["stellar_mass"] for g in galaxies]),
+        "log_m_rh": np.log10([float(g.enclosed_mass(r)) for g, r in zip(galaxies, rh)]),
+    }
