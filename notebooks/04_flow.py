@@ -63,7 +63,7 @@ fl = asdict(st.flow)
 display(Markdown(f"Run profile **{cfg.profile}**; flow settings: " + ", ".join(
     f"{k} = {fl[k]:g}" for k in ("hidden_features", "num_transforms", "batch_size", "lr")) +
     f"; {fl['n_samples']} posterior samples per projection."))
-val = get_set(joint, "validation")
+val = get_set(joint, "test")
 
 # %% [markdown]
 # ## Flow training
@@ -80,8 +80,8 @@ display(Markdown(", ".join(
     f"{mm.info['seconds']['flow'] / 60:.1f} min" for m, mm in models.items())))
 
 # %% [markdown]
-# ## Fig. 5: four validation projections of four different galaxies
-# Drawn at random (seeded) from the validation sets of the training suites, alternating
+# ## Fig. 5: four test projections of four different galaxies
+# Drawn at random (seeded) from the test sets of the training suites, alternating
 # between the suites. Pink: the joint model; the second colour: the model trained on the
 # galaxy's suite only.
 
@@ -106,9 +106,9 @@ def pick_examples(p, n=4, seed=cfg.seed):
 
 pick = pick_examples(val) if val is not None else []
 if not pick:
-    display(Markdown("*No validation projections with stored posterior samples.*"))
+    display(Markdown("*No test projections with stored posterior samples.*"))
 else:
-    own = {s: get_set(single[s], f"validation_{s}") for s in train_suites if s in single}
+    own = {s: get_set(single[s], f"test_{s}") for s in train_suites if s in single}
     examples = []
     for i in pick:
         s, gid, los = val["suite"][i], val["galaxy_id"][i], val["los"][i]
@@ -126,30 +126,31 @@ else:
 # %% [markdown]
 # ## Figs. 6 and 7: accuracy against radius
 # Median of M_pred / M_true (posterior median) and its 16-84 band, on the training set
-# (blue) and the validation set (pink). Gray squares: the literature estimators on the
-# same suite's validation projections, median and 16/84 percentiles at their own radius.
+# (blue) and the test set (pink; galaxies that did not choose the model's epochs either).
+# Gray squares: the literature estimators on the same suite's test projections, median and
+# 16/84 percentiles at their own radius.
 #
 # **Fig. 6**: the models trained on one suite only, each on its own suite.
 
 # %%
 def bands(entries):
-    """entries: panel -> (model, train set, validation set, estimator suites)."""
+    """entries: panel -> (model, train set, test set, estimator suites)."""
     panels, ests = {}, {}
     for panel, (model, tr_name, va_name, suites) in entries.items():
         tr, va = get_set(model, tr_name), get_set(model, va_name)
         if tr is None or va is None:
             continue
         panels[panel] = {"training": ratio_curve(tr["p50"], tr["labels"]),
-                         "validation": ratio_curve(va["p50"], va["labels"])}
-        ests[panel] = estimator_points(load_arrays(cfg.dataset_dir, suites=suites, split="validation"))
+                         "test": ratio_curve(va["p50"], va["labels"])}
+        ests[panel] = estimator_points(load_arrays(cfg.dataset_dir, suites=suites, split="test"))
     if panels:
         figures.ratio_bands(panels, estimators=ests, label_fmt="{} set",
-                            colors={"training": "tab:blue", "validation": "tab:pink"})
+                            colors={"training": "tab:blue", "test": "tab:pink"})
         plt.show()
 
 
 if single:
-    bands({f"trained on {name[s]}": (m, "train", f"validation_{s}", [s]) for s, m in single.items()})
+    bands({f"trained on {name[s]}": (m, "train", f"test_{s}", [s]) for s, m in single.items()})
 else:
     display(Markdown(f"*Profile {cfg.profile} has no model trained on a single suite.*"))
 
@@ -158,34 +159,34 @@ else:
 # predictions split by suite.
 
 # %%
-bands({f"trained on {' + '.join(train_suites)}: all": (joint, "train", "validation", train_suites),
-       **{f"trained on {' + '.join(train_suites)}: {name[s]}": (joint, f"train_{s}", f"validation_{s}", [s])
+bands({f"trained on {' + '.join(train_suites)}: all": (joint, "train", "test", train_suites),
+       **{f"trained on {' + '.join(train_suites)}: {name[s]}": (joint, f"train_{s}", f"test_{s}", [s])
           for s in train_suites}})
 
 # %% [markdown]
-# ## The model against each estimator, at the estimator's own radius (validation set)
+# ## The model against each estimator, at the estimator's own radius (test set)
 # The joint model's posterior median is interpolated (linearly in log f) to each
 # estimator's radius and compared with the true mass there; the estimators on the same
-# suites' validation projections.
+# suites' test projections.
 
 # %%
 cm = metrics["cnn_maf"]
-if "validation" in cm:
-    at = cm["validation"]["at_estimator_radii"]
+if "test" in cm:
+    at = cm["test"]["at_estimator_radii"]
     rows = ["| estimator | radius | estimator median | estimator 1σ | CNN+MAF median | CNN+MAF 1σ |",
             "|---|---|---|---|---|---|"]
     for n, e in metrics["estimators"].items():
         rows.append(f"| {n} | {e['radius_f']:.2f} R_h | {e['median_ratio']:.3f} | {e['scatter']:.3f} | "
                     f"{at[n]['median_ratio']:.3f} | {at[n]['scatter']:.3f} |")
     rows2 = ["| set (n) | " + " | ".join(f"f={f:.1f}" for f in RADII_F) + " |", "|---" * (len(RADII_F) + 1) + "|"]
-    for split in ("train", "validation"):
+    for split in ("train", "test"):
         if split in cm:
             rows2.append(f"| {split} ({cm[split]['n']}): median | " + " | ".join(f"{x:.3f}" for x in cm[split]["median_ratio"]) + " |")
             rows2.append(f"| {split}: 1σ | " + " | ".join(f"{x:.3f}" for x in cm[split]["scatter"]) + " |")
     display(Markdown("\n".join(rows) + "\n\nMedian ratio and 1σ scatter of the joint model at every radius:\n\n"
                      + "\n".join(rows2)))
 else:
-    display(Markdown("*metrics.json has no validation results for the joint model.*"))
+    display(Markdown("*metrics.json has no test results for the joint model.*"))
 
 # %% [markdown]
 # ## Fig. B.1: full posteriors of the four projections of Fig. 5 (joint model)

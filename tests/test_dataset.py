@@ -1,6 +1,5 @@
 """Projection dataset: labels, splits, balancing, resumable builds, bad input, PyTorch access."""
 
-import json
 import logging
 import os
 
@@ -39,7 +38,7 @@ def built(tmp_path_factory, client):
                         progress=False)
     # few projections here: coarse bins, so that balancing keeps enough of them
     build_index(root / "dataset", seed=SEED, bins=4, range=PARAMS.balance_range,
-                validation_fraction=0.34)
+                validation_fraction=0.34, test_fraction=0.25)
     return root, res
 
 
@@ -94,15 +93,20 @@ def test_no_galaxy_in_two_splits(built):
     for key in np.unique(keys[kept]):
         assert len(set(t["split"][kept & (keys == key)])) == 1, key
     assert set(t["split"][t["suite"] == "heldout"]) <= {"test", "dropped"}
-    assert set(t["split"][np.isin(t["suite"], ["cusp", "core"])]) <= {"train", "validation", "dropped"}
-    # the split itself: whole galaxies, seeded, about the requested fraction
+    assert set(t["split"][np.isin(t["suite"], ["cusp", "core"])]) == {"train", "validation", "test", "dropped"}
+    # the split itself: whole galaxies, seeded, the requested fractions, train/validation/test disjoint
     from galmass.dataset import split_by_galaxy
 
     ids = np.repeat([f"g{i}" for i in range(50)], 4)
-    val = split_by_galaxy(ids, 0.2, seed=3)
-    assert val.sum() == 40 and np.array_equal(val, split_by_galaxy(ids, 0.2, seed=3))
-    assert all(len(set(val[ids == g])) == 1 for g in np.unique(ids))
-    assert not np.array_equal(val, split_by_galaxy(ids, 0.2, seed=4))
+    lab = split_by_galaxy(ids, 0.2, seed=3, test_fraction=0.3)
+    assert (lab == "validation").sum() == 40 and (lab == "test").sum() == 60 and (lab == "train").sum() == 100
+    assert np.array_equal(lab, split_by_galaxy(ids, 0.2, seed=3, test_fraction=0.3))
+    assert all(len(set(lab[ids == g])) == 1 for g in np.unique(ids))
+    assert not np.array_equal(lab, split_by_galaxy(ids, 0.2, seed=4, test_fraction=0.3))
+    # adding a test split leaves the validation galaxies of a run without one where they were
+    assert np.array_equal(lab == "validation", split_by_galaxy(ids, 0.2, seed=3) == "validation")
+    with pytest.raises(GalmassError, match="sum below 1"):
+        split_by_galaxy(ids, 0.5, test_fraction=0.5)
 
 
 def test_balance_equal_counts_and_range(built):

@@ -67,7 +67,11 @@ class DatasetConfig:
     balance_range : (float, float)
         Range of log10 M(<R_h) [Msun] kept (all suites) and balanced (training suites).
     validation_fraction : float
-        Fraction of the training galaxies (not projections) held out for validation.
+        Fraction of the training suites' galaxies (not projections) that validate: early
+        stopping, the learning-rate schedule and model choice; never a reported number.
+    test_fraction : float
+        Fraction of the training suites' galaxies kept for testing: every reported number
+        (Table 1, TARP, estimator comparisons, figures) comes from them or a held-out suite.
     shard_size : int
         Galaxies per dataset HDF5 shard (the unit of work and of resumption).
     n_sample_range : (int, int) or None
@@ -90,6 +94,7 @@ class DatasetConfig:
     balance_bins: int = 30
     balance_range: tuple[float, float] = (7.5, 11.0)
     validation_fraction: float = 0.2
+    test_fraction: float = 0.2
     shard_size: int = 50
     n_sample_range: tuple[int, int] | None = None
     v_err_range: tuple[float, float] | None = None
@@ -321,8 +326,10 @@ def _check_dataset(d: DatasetConfig, path: Path) -> None:
         d.v_err_range = (a, b)
     if not isinstance(d.balance, bool):
         raise GalmassError(f"config {path}: dataset.balance must be true or false")
-    if not 0.0 <= float(d.validation_fraction) < 1.0:
-        raise GalmassError(f"config {path}: dataset.validation_fraction must be in [0, 1)")
+    if not (0.0 <= float(d.validation_fraction) < 1.0 and 0.0 <= float(d.test_fraction) < 1.0
+            and float(d.validation_fraction) + float(d.test_fraction) < 1.0):
+        raise GalmassError(f"config {path}: dataset.validation_fraction and dataset.test_fraction must be "
+                           f">= 0 with a sum below 1 (the rest of the galaxies train)")
 
 
 def load_config(path: str | Path) -> Config:

@@ -5,6 +5,7 @@
 ``galmass dataset build --config C``   project the suites: KDE maps, scalars, labels, index
 ``galmass train --config C``           train the CNN + flow models of the profile (resumable)
 ``galmass evaluate --config C``        posterior predictions and metrics.json
+``galmass ablation --config C``        the joint CNN with the paper's literal target (chapter 3)
 ``galmass paths --config C``           where the profile's data, models, results and book go
 ``galmass predict CATALOG [--model DIR] [--distance KPC] ...``  mass profile of a galaxy's stars
 
@@ -18,7 +19,7 @@ import argparse
 import logging
 import sys
 
-from galmass.cli import dataset, evaluate, paths, predict, suites, train
+from galmass.cli import ablation, dataset, evaluate, paths, predict, suites, train
 from galmass.errors import GalmassError, one_line
 from galmass.files import write_problem
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = p.add_subparsers(dest="command", required=True)
-    for command in (suites, dataset, train, evaluate, paths, predict):
+    for command in (suites, dataset, train, evaluate, ablation, paths, predict):
         command.add_parser(sub)
     return p
 

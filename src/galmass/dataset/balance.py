@@ -86,19 +86,28 @@ def galaxy_keys(suite: Sequence[str], galaxy_id: Sequence[str]) -> np.ndarray:
     return np.char.add(np.char.add(np.asarray(suite).astype(str), "/"), np.asarray(galaxy_id).astype(str))
 
 
-def split_by_galaxy(galaxy_ids: Sequence[str], validation_fraction: float, seed: int = 0) -> np.ndarray:
-    """Validation mask with all projections of a galaxy on the same side (boolean, shape (N,)).
+def split_by_galaxy(galaxy_ids: Sequence[str], validation_fraction: float, seed: int = 0,
+                    test_fraction: float = 0.0) -> np.ndarray:
+    """Split labels ``"train"``, ``"validation"`` or ``"test"`` (object array, shape (N,)) with
+    all projections of a galaxy on the same side.
 
-    ``round(validation_fraction * n_galaxies)`` of the distinct ids (sorted, then permuted
-    with ``seed``) are validation galaxies. Ids must be unique across suites (e.g.
-    ``"<suite>/<name>"``).
+    The distinct ids (sorted, then permuted with ``seed``) are dealt out in that order:
+    the first ``round(validation_fraction * n_galaxies)`` validate (early stopping, learning
+    rate schedule, model choice), the next ``round(test_fraction * n_galaxies)`` are test
+    galaxies (every reported number) and the rest train. Ids must be unique across suites
+    (e.g. ``"<suite>/<name>"``). With ``test_fraction = 0`` the validation galaxies are those
+    of earlier galmass versions.
     """
     ids = np.asarray(galaxy_ids).astype(str)
-    frac = float(validation_fraction)
-    if not 0.0 <= frac < 1.0:
-        raise GalmassError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
+    val, test = float(validation_fraction), float(test_fraction)
+    if not (0.0 <= val < 1.0 and 0.0 <= test < 1.0 and val + test < 1.0):
+        raise GalmassError(f"validation_fraction and test_fraction must be >= 0 with a sum below 1, "
+                           f"got {validation_fraction!r} and {test_fraction!r}")
     uniq, inverse = np.unique(ids, return_inverse=True)
-    n_val = int(round(frac * len(uniq)))
-    chosen = np.zeros(len(uniq), dtype=bool)
-    chosen[np.random.default_rng([int(seed), 0x5B117]).permutation(len(uniq))[:n_val]] = True
-    return chosen[inverse.reshape(-1)]
+    n_val = int(round(val * len(uniq)))
+    n_test = int(round(test * len(uniq)))
+    order = np.random.default_rng([int(seed), 0x5B117]).permutation(len(uniq))
+    label = np.full(len(uniq), "train", dtype=object)
+    label[order[:n_val]] = "validation"
+    label[order[n_val:n_val + n_test]] = "test"
+    return label[inverse.reshape(-1)]

@@ -37,7 +37,7 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
                 training_suites: Iterable[str] | None = None, seed: int = 0,
                 balance_projections: bool = True, bins: int = 30,
                 range: tuple[float, float] = (7.5, 11.0),
-                validation_fraction: float = 0.2) -> Path:
+                validation_fraction: float = 0.2, test_fraction: float = 0.0) -> Path:
     """Balance, split and write ``<dataset_dir>/index.h5`` (see the module docstring).
 
     Parameters
@@ -53,7 +53,7 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
     seed : int
         Seed of the balancing draws and of the split.
     balance_projections, bins, range : see :func:`balance`.
-    validation_fraction : float
+    validation_fraction, test_fraction : float
         See :func:`split_by_galaxy` (over the training galaxies that keep projections).
 
     Returns
@@ -73,7 +73,8 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
     options = {"suites": suites, "training_suites": training, "seed": int(seed),
                "balance": bool(balance_projections), "bins": int(bins),
                "range": [float(v) for v in range], "validation_fraction": float(validation_fraction),
-               "galmass_version": __version__, "code_hash": fingerprint("dataset")}
+               "test_fraction": float(test_fraction), "galmass_version": __version__,
+               "code_hash": fingerprint("dataset")}
     shards = _index_shards(d, suites)
     inputs_sha = hashlib.sha256(json.dumps(
         {**options, "shards": [(f"{s}/{p.name}", _stored_digest(p)) for s, p in shards]},
@@ -83,7 +84,7 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
         return out  # up to date: not rewritten (a finished read-only dataset stays usable)
     with directory_lock(d, "the projection dataset"):
         return _write_index(d, shards, training, inputs_sha, seed, balance_projections, bins, range,
-                            validation_fraction, suites)
+                            validation_fraction, test_fraction, suites)
 
 
 def _index_shards(d: Path, suites: Sequence[str]) -> list[tuple[str, Path]]:
@@ -123,7 +124,8 @@ def _index_fingerprint(path: Path) -> str | None:
 
 
 def _write_index(d: Path, shards: list[tuple[str, Path]], training: list[str], inputs_sha: str,
-                 seed, balance_projections, bins, range, validation_fraction, suites) -> Path:
+                 seed, balance_projections, bins, range, validation_fraction, test_fraction,
+                 suites) -> Path:
     cols: dict[str, list] = {k: [] for k in ("shard", "row", "suite", "galaxy_id", "galaxy_index",
                                              "los") + INDEX_ARRAYS}
     skipped: dict[str, list] = {"suite": [], "name": [], "reason": []}
@@ -149,8 +151,8 @@ def _write_index(d: Path, shards: list[tuple[str, Path]], training: list[str], i
     is_train_suite = np.isin(t["suite"].astype(str), training)
     split = np.where(kept, np.where(is_train_suite, "train", "test"), "dropped").astype(object)
     sel = kept & is_train_suite
-    val = split_by_galaxy(galaxy_keys(t["suite"], t["galaxy_id"])[sel], validation_fraction, seed)
-    split[np.flatnonzero(sel)[val]] = "validation"
+    split[np.flatnonzero(sel)] = split_by_galaxy(galaxy_keys(t["suite"], t["galaxy_id"])[sel],
+                                                 validation_fraction, seed, test_fraction)
     out = d / "index.h5"
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         for k in ("shard", "suite", "galaxy_id"):
@@ -170,7 +172,8 @@ def _write_index(d: Path, shards: list[tuple[str, Path]], training: list[str], i
             "suites": json.dumps(suites), "training_suites": json.dumps(training),
             "seed": int(seed), "balance": bool(balance_projections), "bins": int(bins),
             "range": np.asarray(range, dtype=float), "validation_fraction": float(validation_fraction),
-            "scalar_names": json.dumps(SCALAR_NAMES), "label_rh_index": LABEL_RH_INDEX,
+            "test_fraction": float(test_fraction), "scalar_names": json.dumps(SCALAR_NAMES),
+            "label_rh_index": LABEL_RH_INDEX,
             "galmass_version": __version__, "inputs_sha256": inputs_sha,
         })
     return out

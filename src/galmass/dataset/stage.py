@@ -33,7 +33,7 @@ def build_from_config(config_path: str | Path, *, scheduler: str | None = None, 
                             client=client, progress=progress, replace_stale=replace_stale)
     index = build_index(cfg.dataset_dir, suites, seed=cfg.seed, balance_projections=p.balance,
                         bins=p.balance_bins, range=tuple(p.balance_range),
-                        validation_fraction=p.validation_fraction)
+                        validation_fraction=p.validation_fraction, test_fraction=p.test_fraction)
     log.info("dataset %s: %d shards built now, %d galaxies skipped, index %s",
              cfg.dataset_dir, res.n_built, len(res.skipped), index)
     return DatasetBuild(res.directory, res.shards, res.n_built, res.skipped, index)

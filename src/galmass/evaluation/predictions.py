@@ -18,7 +18,7 @@ from galmass.inference.flow import summarize_samples
 from galmass.inference.training import RunSettings, joint_model_name
 from galmass.sources.suites import SUITE_SPECS
 
-__all__ = ["model_id", "eval_sets", "set_names", "load_set", "write_predictions", "read_predictions", "predict_set"]
+__all__ = ["model_id", "eval_sets", "set_names", "held_out_suites", "load_set", "write_predictions", "read_predictions", "predict_set"]
 
 
 def model_id(directory: str | Path) -> str:
@@ -28,32 +28,36 @@ def model_id(directory: str | Path) -> str:
 
 def eval_sets(cfg: Config, st: RunSettings, model_suites: list[str]) -> dict[str, dict[str, Any]]:
     """Prediction sets of a model: its own train split (a random subset of at most
-    ``max_train_eval``), every training suite's validation split and each held-out suite's
-    test set (at most ``max_eval`` each), with samples stored for the first
-    ``max_samples_stored`` (``n_stored``). For the joint model (the one trained on the most
-    suites) with ``max_calibration_eval`` set, its suites' validation sets take up to that many
-    projections, all stored. :func:`load_set` derives the others."""
-    train_suites = [s for s in cfg.suites.names if SUITE_SPECS[s].training]
-    held = [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
+    ``max_train_eval``) and the test galaxies of every suite, ``test_<suite>`` (the test split
+    of a training suite, all of a held-out suite; at most ``max_eval`` projections each), with
+    samples stored for the first ``max_samples_stored`` (``n_stored``). For the joint model
+    (the one trained on the most suites) with ``max_calibration_eval`` set, its own suites'
+    test sets take up to that many projections, all stored (the calibration test).
+
+    No set comes from the validation split: it chose the models' epochs and learning rates,
+    so a number measured on it would be optimistic. :func:`load_set` derives the others."""
     is_joint = list(model_suites) == list(st.models[joint_model_name(st)])
     n_st = st.max_samples_stored
     sets = {"train": {"suites": model_suites, "split": "train", "max_n": st.max_train_eval, "n_stored": n_st}}
-    for s in train_suites:
+    for s in cfg.suites.names:
         if is_joint and s in model_suites and st.max_calibration_eval:
             n = int(st.max_calibration_eval)
-            sets[f"validation_{s}"] = {"suites": [s], "split": "validation", "max_n": n, "n_stored": n}
+            sets[f"test_{s}"] = {"suites": [s], "split": "test", "max_n": n, "n_stored": n}
         else:
-            sets[f"validation_{s}"] = {"suites": [s], "split": "validation", "max_n": st.max_eval, "n_stored": n_st}
-    for s in held:
-        sets[f"test_{s}"] = {"suites": [s], "split": "test", "max_n": st.max_eval, "n_stored": n_st}
+            sets[f"test_{s}"] = {"suites": [s], "split": "test", "max_n": st.max_eval, "n_stored": n_st}
     return sets
 
 
 def set_names(cfg: Config, st: RunSettings, model: str) -> list[str]:
-    """Every set :func:`load_set` can give for ``model``: the prediction sets, ``validation``
-    (its suites' validation sets together) and ``train_<suite>`` for each of its suites."""
+    """Every set :func:`load_set` can give for ``model``: the prediction sets, ``test`` (the
+    test sets of its own suites together) and ``train_<suite>`` for each of its suites."""
     names = list(eval_sets(cfg, st, st.models[model]))
-    return names[:1] + ["validation"] + [f"train_{s}" for s in st.models[model]] + names[1:]
+    return names[:1] + ["test"] + [f"train_{s}" for s in st.models[model]] + names[1:]
+
+
+def held_out_suites(cfg: Config) -> list[str]:
+    """The profile's suites that no model trains on (the paper's FIRE-2 role)."""
+    return [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
 
 
 def load_set(st: RunSettings, model: str, set_name: str) -> dict[str, np.ndarray]:
@@ -66,8 +70,8 @@ def load_set(st: RunSettings, model: str, set_name: str) -> dict[str, np.ndarray
             raise GalmassError(f"no predictions {path}; run `galmass evaluate`")
         return read_predictions(path)
 
-    if set_name == "validation":
-        parts = [read(f"validation_{s}") for s in st.models[model]]
+    if set_name == "test":
+        parts = [read(f"test_{s}") for s in st.models[model]]
         # samples exist for the first projections of each part only: those rows come first
         n_s = [p["samples"].shape[1] for p in parts]
         out = {k: np.concatenate([p[k][:n] for p, n in zip(parts, n_s)] + [p[k][n:] for p, n in zip(parts, n_s)])

@@ -1,4 +1,5 @@
-"""Accuracy statistics of mass estimates (Sect. 5): ratios, scatter, MSE, binned medians.
+"""Accuracy statistics of mass estimates (Sect. 5): ratios, scatter, MSE, binned medians
+(the baselines of Table 1 are :mod:`galmass.evaluation.baselines`).
 
 All masses are log10 M [Msun]. The paper's accuracy measure is the ratio
 ``M_pred / M_true``: its median (bias) and its 1-sigma scatter, here half the 16-84
@@ -12,7 +13,7 @@ import numpy as np
 from galmass.constants import RADII_F
 from galmass.observe.estimators import ESTIMATORS
 
-__all__ = ["ratio_stats", "ratio_curve", "estimator_points", "mse", "baseline_mse", "interp_log_profile",
+__all__ = ["ratio_stats", "ratio_curve", "estimator_points", "mse", "interp_log_profile",
            "binned_medians"]
 
 
@@ -48,12 +49,6 @@ def mse(log_pred: np.ndarray, log_true: np.ndarray) -> float:
     """Mean squared error of log10 M over all projections and radii (Table 1)."""
     d = np.asarray(log_pred, dtype=float) - np.asarray(log_true, dtype=float)
     return float(np.mean(d**2))
-
-
-def baseline_mse(log_true: np.ndarray) -> float:
-    """Table 1 baseline: every projection assigned the set's mean log10 M at each radius."""
-    t = np.asarray(log_true, dtype=float)
-    return mse(np.broadcast_to(t.mean(axis=0), t.shape), t)
 
 
 def interp_log_profile(radii_f: np.ndarray, log_m: np.ndarray, f: float | np.ndarray) -> np.ndarray:
