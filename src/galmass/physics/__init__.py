@@ -1,1 +1,2 @@
-"""Physics: density profiles, distribution functions, scaling relations."""
+"""Physics: density profiles, distribution functions, scaling relations, non-spherical
+potentials with closed-form forces and vectorised orbit integration."""
