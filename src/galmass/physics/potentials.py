@@ -26,17 +26,18 @@ positive out to r200; q = 0.85 turns negative near 10 r_s, q = 0.8 near 4 r_s an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.interpolate import CubicSpline
 
 from galmass.constants import G
 from galmass.errors import GalmassError
-from galmass.physics.profiles import MassProfile
+from galmass.physics.profiles import MassProfile, profile_from_dict
 
-__all__ = ["EllipsoidalPotential", "sphere_rule"]
+__all__ = ["EllipsoidalPotential", "NonSphericalMass", "sphere_rule"]
 
 
 def sphere_rule(n_theta: int = 32, n_phi: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -147,3 +148,53 @@ class EllipsoidalPotential:
         rho = self.density(pos)
         rho_s = np.asarray(self.profile.density(self.ellipsoidal_radius(pos)), dtype=float)
         return float(np.min(rho / rho_s))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable description (see :class:`NonSphericalMass`)."""
+        return {"profile": self.profile.to_dict(), "p": float(self.p), "q": float(self.q)}
+
+
+@dataclass
+class NonSphericalMass(MassProfile):
+    """The true total mass of a non-spherical galaxy: a sum of ellipsoidal potentials (for
+    example a flattened halo and a flatter stellar body), stored with the galaxy like any
+    :class:`~galmass.physics.profiles.MassProfile`.
+
+    ``enclosed_mass(r)`` keeps its meaning, the total mass inside the 3-D *sphere* of radius r
+    (Gauss's theorem, :meth:`EllipsoidalPotential.enclosed_mass`); ``density(r)`` is the
+    density averaged over that sphere; :meth:`acceleration` is the total acceleration.
+    """
+
+    kind: ClassVar[str] = "ellipsoidal"
+    components: list[EllipsoidalPotential] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.components or not all(isinstance(c, EllipsoidalPotential) for c in self.components):
+            raise GalmassError("NonSphericalMass: give a non-empty list of EllipsoidalPotential components")
+
+    def acceleration(self, pos) -> np.ndarray:
+        """Total acceleration (..., 3) [km^2 s^-2 kpc^-1] at positions (..., 3) [kpc]."""
+        return sum(c.acceleration(pos) for c in self.components)
+
+    def potential(self, pos) -> np.ndarray:
+        """Total potential (...,) [km^2 s^-2], zero at infinity."""
+        return sum(c.potential(pos) for c in self.components)
+
+    def enclosed_mass(self, r):
+        return sum(c.enclosed_mass(r) for c in self.components)
+
+    def density(self, r):
+        r = np.asarray(r, dtype=float)
+        u, w = sphere_rule(16, 32)
+        pos = r.reshape(-1, 1, 1) * u[None]
+        rho = sum(c.density(pos) for c in self.components)
+        return (np.sum(w * rho, axis=1) / (4 * np.pi)).reshape(r.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "components": [c.to_dict() for c in self.components]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "NonSphericalMass":
+        """Inverse of :meth:`to_dict` (without ``kind``)."""
+        return cls([EllipsoidalPotential(profile_from_dict(c["profile"]), c["p"], c["q"])
+                    for c in d["components"]])

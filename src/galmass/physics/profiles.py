@@ -408,4 +408,6 @@ def profile_from_dict(d: dict[str, Any]) -> MassProfile:
     cls = _REGISTRY[kind]
     if cls is Composite:
         return Composite([profile_from_dict(c) for c in d["components"]])
+    if hasattr(cls, "from_dict"):  # e.g. galmass.physics.potentials.NonSphericalMass
+        return cls.from_dict(d)
     return cls(**d)

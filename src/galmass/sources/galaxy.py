@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from galmass.constants import G
 from galmass.errors import GalmassError
 from galmass.physics.profiles import MassProfile
 
@@ -75,6 +76,16 @@ class Galaxy:
     def enclosed_mass(self, r: np.ndarray | float) -> np.ndarray:
         """True total 3-D mass [Msun] within radius ``r`` [kpc] (vectorised)."""
         return self.mass_profile.enclosed_mass(np.asarray(r, dtype=float))
+
+    def acceleration(self, pos: np.ndarray) -> np.ndarray:
+        """Acceleration (..., 3) [km^2 s^-2 kpc^-1] of the true total potential at positions
+        (..., 3) [kpc]: the mass profile's own (non-spherical profiles, e.g.
+        :class:`~galmass.physics.potentials.NonSphericalMass`) or ``-G M(<r) x / r^3``."""
+        if hasattr(self.mass_profile, "acceleration"):
+            return self.mass_profile.acceleration(pos)
+        x = np.asarray(pos, dtype=float)
+        r = np.linalg.norm(x, axis=-1)
+        return -G * np.asarray(self.enclosed_mass(r))[..., None] * x / np.maximum(r, 1e-300)[..., None] ** 3
 
     def __repr__(self) -> str:  # keep reprs short: arrays can be large
         return (f"Galaxy(name={self.name!r}, suite={self.suite!r}, n_stars={self.n_stars}, "
