@@ -47,7 +47,7 @@ def build_index(dataset_dir: str | Path, suites: Sequence[str] | None = None, *,
     suites : sequence of str, optional
         Suites to index (default: all built under ``dataset_dir``).
     training_suites : iterable of str, optional
-        Suites balanced and split into train/validation (default: the indexed suites that
+        Suites balanced and split into train/validation/test (default: the indexed suites that
         are training suites in :data:`galmass.sources.suites.SUITE_SPECS`); the others are test
         suites (held out).
     seed : int

@@ -47,6 +47,14 @@ def load_ablation(results_dir: str | Path) -> dict[str, Any] | None:
         raise GalmassError(f"{path} is corrupt ({exc}); delete it and rerun `make ablation`") from exc
 
 
+def _stored_spec(path: Path) -> Any:
+    """The spec of a stored result, or None (absent or unreadable: it is recomputed)."""
+    try:
+        return json.loads(path.read_text()).get("spec")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def residual_target_ablation(config: str | Path, progress: bool = True) -> Path:
     """Train the joint CNN with the absolute target and compare it on the test sets (module docstring)."""
     cfg = load_config(config)
@@ -58,7 +66,7 @@ def residual_target_ablation(config: str | Path, progress: bool = True) -> Path:
     spec = {"suites": suites, "cnn": dataclasses.asdict(cnn_cfg), "dataset": str(cfg.dataset_dir),
             "max_eval": st.max_eval, "seed": cfg.seed, "code": fingerprint("models")}
     with directory_lock(out.parent, f"the ablation of profile {cfg.profile}"):
-        if out.exists() and json.loads(out.read_text()).get("spec") == json.loads(json.dumps(spec)):
+        if _stored_spec(out) == json.loads(json.dumps(spec)):
             return out
         keys = ("map1", "map2", "scalars", "labels")
         tr = load_inputs(cfg.dataset_dir, suites=suites, split="train")
@@ -73,7 +81,7 @@ def residual_target_ablation(config: str | Path, progress: bool = True) -> Path:
             except GalmassError:
                 continue
             absolute = predict_cnn(cnn, pre, d["map1"], d["map2"], d["scalars"])[0]
-            residual = predict_cnn(ref.cnn, ref.preprocessor, d["map1"], d["map2"], d["scalars"])[0]
+            residual = ref.features(d["map1"], d["map2"], d["scalars"])[0]
             sets[f"test_{s}"] = {"mse_absolute": mse(absolute, d["labels"]),
                                  "mse_residual": mse(residual, d["labels"]), "n": int(len(d["labels"]))}
         return atomic_write_json(out, {"spec": spec, "sets": sets,

@@ -52,9 +52,11 @@ def summary_features(table: Mapping[str, np.ndarray]) -> np.ndarray:
 
 @dataclass
 class Baseline:
-    """A fitted baseline: :meth:`predict` gives log10 M (N, n_radii) [Msun] of a table."""
+    """A fitted baseline: :meth:`predict` gives log10 M (N, n_radii) [Msun] of a table
+    (``seed``: of any random choice in the fit)."""
 
     name: str = ""
+    seed: int = 0
 
     def fit(self, table: Mapping[str, np.ndarray]) -> "Baseline":
         raise NotImplementedError
@@ -126,7 +128,6 @@ class GBTBaseline(Baseline):
     on :func:`summary_features`; seeded, with early stopping on 10% of the training rows."""
 
     name: str = "summary_gbt"
-    seed: int = 0
     models: list[Any] = field(default_factory=list)
 
     def fit(self, table):
@@ -151,8 +152,4 @@ BASELINES: dict[str, type[Baseline]] = {"baseline": MeanBaseline, "scaling": Sca
 
 def fit_baselines(train: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, Baseline]:
     """Every baseline of :data:`BASELINES` fitted on a training table."""
-    out: dict[str, Baseline] = {}
-    for name, cls in BASELINES.items():
-        b = cls(seed=seed) if cls is GBTBaseline else cls()
-        out[name] = b.fit(train)
-    return out
+    return {name: cls(seed=seed).fit(train) for name, cls in BASELINES.items()}

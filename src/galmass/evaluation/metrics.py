@@ -81,8 +81,8 @@ def write_metrics(cfg, st) -> Path:
     metrics: dict[str, Any] = {"profile": cfg.profile, "radii_f": _lst(RADII_F), "joint_model": joint,
                                "splits": split_counts(cfg), "estimators": estimator_metrics(test),
                                "models": {}, "table1": {}, "table1_gain": {}, "baselines": {}}
-    for name in st.models:
-        train = load_arrays(cfg.dataset_dir, suites=st.models[name], split="train")
+    trains = {name: load_arrays(cfg.dataset_dir, suites=suites, split="train") for name, suites in st.models.items()}
+    for name, train in trains.items():
         fitted = fit_baselines(train, seed=cfg.seed)
         metrics["models"][name], metrics["table1"][name] = {}, {}
         metrics["table1_gain"][name], metrics["baselines"][name] = {}, {b: {} for b in fitted}
@@ -119,9 +119,10 @@ def write_metrics(cfg, st) -> Path:
                         "scatter": float(rs["scatter"])}
         cm["test"]["at_estimator_radii"] = at
     metrics["cnn_maf"] = cm
-    metrics["transfer"] = transfer_metrics(cfg, st, joint)
+    domain = MassModel.load(st.models_dir / joint).domain
+    metrics["transfer"] = transfer_metrics(cfg, st, joint, trains[joint], domain)
     metrics["tarp"] = tarp_metrics(cfg, st, joint)
-    metrics["ood"] = ood_metrics(cfg, st, joint)
+    metrics["ood"] = ood_metrics(cfg, st, joint, domain)
     ablation = load_ablation(cfg.results_dir)
     if ablation is not None:  # `make ablation` (galmass.evaluation.ablation)
         metrics["ablation"] = {"residual_target": ablation}
@@ -142,12 +143,10 @@ def split_counts(cfg) -> dict[str, dict[str, int]]:
     return out
 
 
-def transfer_metrics(cfg, st, model: str) -> dict[str, Any]:
-    """Per test set of ``model``: how far it lies from the model's training set
-    (:mod:`galmass.evaluation.transfer`)."""
-    train = load_arrays(cfg.dataset_dir, suites=st.models[model], split="train")
+def transfer_metrics(cfg, st, model: str, train: dict[str, np.ndarray], domain) -> dict[str, Any]:
+    """Per test set of ``model``: how far it lies from the model's training set ``train``
+    (its :func:`load_arrays` table) and input domain (:mod:`galmass.evaluation.transfer`)."""
     train_keys = galaxy_keys(train["suite"], train["galaxy_id"])
-    domain = MassModel.load(st.models_dir / model).domain
     out: dict[str, Any] = {}
     for set_name in set_names(cfg, st, model):
         if not set_name.startswith("test"):
@@ -210,18 +209,17 @@ def tarp_metrics(cfg, st, model: str) -> dict[str, Any]:
     return out
 
 
-def ood_metrics(cfg, st, model: str) -> dict[str, Any]:
+def ood_metrics(cfg, st, model: str, domain) -> dict[str, Any]:
     """Appendix C: fraction of each test set's projections outside the training inputs' 99%
     contours, and the model's MSE with and without them; ``fraction_outside`` is that of the
-    first held-out suite (the paper's FIRE-2 number)."""
-    m = MassModel.load(st.models_dir / model)
+    first held-out suite (the paper's FIRE-2 number). ``domain``: the model's input domain."""
     out: dict[str, Any] = {}
     for s in cfg.suites.names:
         path = st.results_dir / "predictions" / model / f"test_{s}.h5"
         if not path.exists():
             continue
         p = read_predictions(path)
-        flag, _ = m.domain.outside(p["scalars"])
+        flag, _ = domain.outside(p["scalars"])
         out[path.stem] = {"fraction_outside": float(flag.mean()), "n": int(len(flag)),
                           "mse_all": mse(p["p50"], p["labels"]),
                           "mse_inside": mse(p["p50"][~flag], p["labels"][~flag]) if (~flag).any() else None,

@@ -16,7 +16,7 @@ from galmass.errors import GalmassError
 from galmass.files import atomic_path, h5_dataset
 from galmass.inference.flow import summarize_samples
 from galmass.inference.training import RunSettings, joint_model_name
-from galmass.sources.suites import SUITE_SPECS
+from galmass.sources.suites import HELDOUT_SUITES
 
 __all__ = ["model_id", "eval_sets", "set_names", "held_out_suites", "load_set", "write_predictions", "read_predictions", "predict_set"]
 
@@ -57,7 +57,7 @@ def set_names(cfg: Config, st: RunSettings, model: str) -> list[str]:
 
 def held_out_suites(cfg: Config) -> list[str]:
     """The profile's suites that no model trains on (the paper's FIRE-2 role)."""
-    return [s for s in cfg.suites.names if not SUITE_SPECS[s].training]
+    return [s for s in cfg.suites.names if s in HELDOUT_SUITES]
 
 
 def load_set(st: RunSettings, model: str, set_name: str) -> dict[str, np.ndarray]:

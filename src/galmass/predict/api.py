@@ -64,8 +64,8 @@ def prepare_inputs(catalog: Catalog, map_size: int, *, v_sys: str | float = "mea
     r_half, sig, vp = (float(s) for s in out["scalars"][0])
     sig_obs, vp_obs = float(out["sigma_los_obs"][0]), float(out["v_p98_obs"][0])
     err_rms = None if v_err is None else math.sqrt(float(np.mean(v_err ** 2)))
-    out.update(R=out["R"][0], bandwidth_points=None if out["bandwidth_points"] is None else out["bandwidth_points"][0])
-    out.update(x=x, y=y, v=v, v_err=v_err, r_half=r_half, sigma_los=sig, sigma_los_obs=sig_obs,
+    out.update(R=out["R"][0], bandwidth_points=None if out["bandwidth_points"] is None else out["bandwidth_points"][0],
+               x=x, y=y, v=v, v_err=v_err, r_half=r_half, sigma_los=sig, sigma_los_obs=sig_obs,
                v_p98=vp, v_p98_obs=vp_obs, v_sys=vs, v_err_rms=err_rms, n_stars=len(v),
                n_catalogue=n)
     return out
