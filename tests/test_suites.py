@@ -18,7 +18,7 @@ def populations():
 
 def test_three_suites_with_one_held_out():
     assert len(SUITES) >= 3
-    assert set(SUITES) - set(TRAINING_SUITES) == {"heldout"}
+    assert set(SUITES) - set(TRAINING_SUITES) == {"heldout", "tidal"}
 
 
 def test_deterministic_for_a_seed():
@@ -63,7 +63,16 @@ def test_suites_differ_in_physics(populations):
     assert size_at_mass(s["cusp"]) < size_at_mass(s["core"])
     # different stellar profile families
     kinds = {k: {g.meta["stars"]["kind"] for g in v} for k, v in populations.items()}
-    assert kinds == {"cusp": {"sersic"}, "core": {"plummer"}, "heldout": {"einasto"}}
+    assert kinds == {"cusp": {"sersic"}, "core": {"plummer"}, "heldout": {"einasto"},
+                     "shaped_cusp": {"sersic"}, "shaped_core": {"sersic"}, "tidal": {"einasto"}}
+    # the truer suites (#18): cores and cusps in shaped_core, tidally truncated halos in tidal
+    assert np.max(s["shaped_core"]["dm_slope"]) > -0.5 and np.min(s["shaped_core"]["dm_slope"]) < -1.0
+    halos = {k: {g.mass_profile.components[0].profile.kind for g in populations[k]} for k in ("shaped_cusp", "tidal")}
+    assert halos == {"shaped_cusp": {"nfw"}, "tidal": {"corenfwtides"}}
+    # anisotropy drawn independently of the halo: radial (beta0 > 0.1) tracers in cored halos
+    core_radial = [g for g in populations["shaped_core"]
+                   if g.meta["dm_slope_1pc_r200"] > -0.5 and (g.meta["beta0"] > 0.1 or g.meta["r_a"] < g.meta["r_half_3d"])]
+    assert core_radial
 
 
 @pytest.mark.parametrize("call", [lambda: load_suite("nihao", 3), lambda: make_galaxy("core", -1),

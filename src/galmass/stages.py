@@ -53,7 +53,7 @@ class Stage:
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("suites", (), ("seed", "suites"),
-          ("sources.suites", "physics", "sources.galaxy", "constants")),
+          ("sources.suites", "sources.shapes", "physics", "sources.galaxy", "constants")),
     Stage("dataset", ("suites",), ("seed", "dataset"),
           ("dataset.project", "dataset.shards", "dataset.build", "dataset.balance", "dataset.index",
            "observe", "constants")),

@@ -24,6 +24,13 @@ def add_parser(sub) -> None:
     m.add_argument("--suite", action="append", help="only this suite (repeatable)")
     m.add_argument("--n", type=int, default=200, help="galaxies per suite when generating [200]")
     m.add_argument("--seed", type=int, default=0, help="seed when generating without a config")
+    m.add_argument("--n-max-stars", type=int, default=None,
+                   help="at most this many stars per generated galaxy [the profile's, or 10000]")
+    m.add_argument("--realism", action="store_true",
+                   help="also measure what an observer sees (8 lines of sight): estimator scatter, "
+                        "shapes, rotation, sizes and dispersions against the Milky Way dwarfs")
+    m.add_argument("--lvdb", help="Local Volume Database dwarf_mw.csv for --realism "
+                                  "[../shared/data/observed/local_volume_database/dwarf_mw.csv]")
     m.set_defaults(func=run_summary)
 
 def run_build(args: argparse.Namespace) -> int:
@@ -66,7 +73,7 @@ def run_summary(args: argparse.Namespace) -> int:
     from galmass.sources.storage import load_built_suite
     from galmass.sources.suites import SUITES, load_suite, suite_summary
 
-    per_suite = {}
+    per_suite, galaxies = {}, {}
     if args.config:
         cfg = load_config(args.config)
         names = args.suite or cfg.suites.names
@@ -75,10 +82,49 @@ def run_summary(args: argparse.Namespace) -> int:
             if d.exists() and any(d.glob("shard_*.h5")):
                 gals = load_built_suite(d)
             else:
-                gals = load_suite(name, args.n, cfg.seed, cfg.suites.n_max_stars)
-            per_suite[name] = suite_summary(gals)
+                gals = load_suite(name, args.n, cfg.seed, args.n_max_stars or cfg.suites.n_max_stars)
+            per_suite[name], galaxies[name] = suite_summary(gals), gals
     else:
         for name in args.suite or SUITES:
-            per_suite[name] = suite_summary(load_suite(name, args.n, args.seed))
+            gals = load_suite(name, args.n, args.seed, args.n_max_stars or 10_000)
+            per_suite[name], galaxies[name] = suite_summary(gals), gals
     print(_summary_table(per_suite))
+    if args.realism:
+        print(_realism_table(galaxies, args.lvdb))
     return 0
+
+
+def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
+    from pathlib import Path
+
+    from galmass.evaluation.realism import REALISM_TARGETS, realism_checks, read_lvdb_dwarfs, realism_summary
+
+    path = Path(lvdb_path) if lvdb_path else (Path.cwd().parent / "shared" / "data" / "observed"
+                                               / "local_volume_database" / "dwarf_mw.csv")
+    lvdb = read_lvdb_dwarfs(path) if (lvdb_path or path.exists()) else None
+    t = REALISM_TARGETS
+    lines = ["realism (8 lines of sight, all stars; target in brackets; * = outside it)"]
+    for name, gals in galaxies.items():
+        c = realism_checks(realism_summary(gals), lvdb)
+        flag = lambda ok: " " if ok else "*"  # noqa: E731
+        hw = " ".join(f"{k[10:]} {v:.3f}" for k, v in c.items() if k.startswith("halfwidth_") and k != "halfwidth_ok")
+        lines.append(f"suite {name}")
+        lines.append(f" {flag(c['halfwidth_ok'])} estimator 16-84% half-width of M_est/M_true "
+                     f"[{t['estimator_halfwidth'][0]}-{t['estimator_halfwidth'][1]}; paper 0.26-0.30]: {hw}")
+        lines.append(f" {flag(c['los_spread_ok'])} median spread of log10(R_h sigma^2) over lines of sight "
+                     f"[>= {t['los_spread_median_min']} dex]: {c['los_spread_median']:.3f}")
+        p5, p50, p95 = c["stars_c_over_a_p5_p50_p95"]
+        lines.append(f" {flag(c['stars_c_over_a_ok'])} stellar c/a 5/50/95% [0.3-1, median <= "
+                     f"{t['stars_c_over_a_median_max']}]: {p5:.2f} {p50:.2f} {p95:.2f}")
+        ref = f"; MW dwarfs {c['lvdb_ellipticity_median']:.2f}" if lvdb else ""
+        lines.append(f" {flag(c['ellipticity_ok'])} median projected ellipticity [>= {t['ellipticity_median_min']}"
+                     f"{ref}]: {c['ellipticity_median']:.3f}")
+        lines.append(f" {flag(c['v_rot_ok'])} largest v_rot/sigma [>= {t['v_rot_over_sigma_max_min']}]: "
+                     f"{c['v_rot_over_sigma_max']:.2f}")
+        if lvdb:
+            lines.append(f" {flag(c['r_half_ok'])} median R_h at M* 1e6-1e7.5 ({c['n_dwarfs']} galaxies) "
+                         f"[MW dwarfs {c['lvdb_r_half_median']:.3f} kpc, x/÷ {t['r_half_factor']}]: "
+                         f"{c['r_half_median']:.3f} kpc")
+            lines.append(f" {flag(c['sigma_ok'])} median sigma_los at M* 1e6-1e7.5 [MW dwarfs "
+                         f"{c['lvdb_sigma_median']:.2f} km/s, +-{t['sigma_fraction']:.0%}]: {c['sigma_median']:.2f} km/s")
+    return "\n".join(lines)

@@ -33,7 +33,7 @@ from galmass.constants import G
 from galmass.errors import GalmassError
 from galmass.physics.profiles import MassProfile, Tracer
 
-__all__ = ["CuddefordDF", "UnphysicalDF", "anisotropy_beta"]
+__all__ = ["CuddefordDF", "JeansGaussianICs", "UnphysicalDF", "anisotropy_beta"]
 
 
 class UnphysicalDF(GalmassError):
@@ -186,6 +186,78 @@ class CuddefordDF:
         return (v_r[:, None] * rhat
                 + (v_t * np.cos(phi))[:, None] * e1
                 + (v_t * np.sin(phi))[:, None] * e2)
+
+
+@dataclass
+class JeansGaussianICs:
+    """A different family of initial conditions: Gaussian velocities with the dispersions of
+    the spherical Jeans equation (anisotropy ``beta(r)`` of the Cuddeford family), truncated
+    below the escape speed.
+
+    Not an equilibrium DF: the stars only reach a steady state after phase mixing in their
+    potential (:func:`galmass.physics.orbits.phase_mix`), and the state they reach is not of
+    the Cuddeford family (the held-out suite uses it so that its DF differs from training's).
+
+    ``nu sigma_r^2 (r) = (1 / I(r)) int_r^inf I nu G M / r'^2 dr'`` with
+    ``I(r) = r^(2 beta0) (1 + r^2 / r_a^2)^(1 - beta0)``; each tangential component has
+    dispersion ``sqrt(1 - beta) sigma_r``. Units: kpc, km/s, Msun.
+    """
+
+    tracer: Tracer
+    total: MassProfile
+    beta0: float = 0.0
+    r_a: float = np.inf
+    n_grid: int = 800
+
+    def __post_init__(self) -> None:
+        if not (-1.0 <= self.beta0 < 1.0) or not self.r_a > 0:
+            raise GalmassError(f"JeansGaussianICs: need -1 <= beta0 < 1 and r_a > 0, got {self.beta0}, {self.r_a}")
+        r_half = self.tracer.r_half
+        self.r_min = float(min(self.tracer.radius_quantile(np.array(1e-7)), 1e-4 * r_half))
+        self.r_max = float(max(self.tracer.radius_quantile(np.array(1.0 - 1e-6)), 1e2 * r_half))
+        lnr = np.linspace(np.log(self.r_min), np.log(self.r_max), self.n_grid)
+        r = np.exp(lnr)
+        gm = G * np.asarray(self.total.enclosed_mass(r), dtype=float)
+        nu = np.asarray(self.tracer.density(r), dtype=float) / self.tracer.mass
+        aniso = (1.0 + (r / self.r_a) ** 2) ** (1.0 - self.beta0) if np.isfinite(self.r_a) else 1.0
+        ii = r ** (2 * self.beta0) * aniso
+        integrand = ii * nu * gm / r  # d r' = r' d ln r'
+        seg = 0.5 * (integrand[1:] + integrand[:-1]) * np.diff(lnr)
+        tail = np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])
+        self._lnr = lnr
+        self._sig2 = np.maximum(tail / np.maximum(ii * nu, 1e-300), 0.0)
+        phi_seg = 0.5 * (gm[1:] / r[1:] + gm[:-1] / r[:-1]) * np.diff(lnr)
+        self._psi = np.concatenate([np.cumsum(phi_seg[::-1])[::-1], [0.0]]) + gm[-1] / r[-1]
+
+    def sigma_r(self, r: np.ndarray) -> np.ndarray:
+        """Radial velocity dispersion [km/s] at radius ``r`` [kpc]."""
+        lnr = np.log(np.clip(np.asarray(r, dtype=float), self.r_min, self.r_max))
+        return np.sqrt(np.interp(lnr, self._lnr, self._sig2))
+
+    def sample(self, n: int, rng: np.random.Generator, max_redraws: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` stars: positions [kpc] and velocities [km/s], shape (n, 3) each; speeds
+        above 0.95 of the escape speed are redrawn (then scaled down)."""
+        if n < 1:
+            raise GalmassError(f"number of stars must be positive, got {n}")
+        u_max = float(self.tracer.enclosed_mass(np.array(self.r_max)) / self.tracer.mass)
+        r = self.tracer.radius_quantile(rng.uniform(0.0, u_max, n))
+        rhat = _isotropic_unit_vectors(n, rng)
+        s_r = self.sigma_r(r)
+        s_t = s_r * np.sqrt(1.0 - anisotropy_beta(r, self.beta0, self.r_a))
+        v_esc = np.sqrt(2.0 * np.interp(np.log(r), self._lnr, self._psi))
+        e1, e2 = _tangent_basis(rhat)
+        w = np.empty((n, 3))
+        todo = np.ones(n, dtype=bool)
+        for _ in range(max_redraws):
+            k = int(todo.sum())
+            if k == 0:
+                break
+            w[todo] = rng.normal(size=(k, 3)) * np.stack([s_r[todo], s_t[todo], s_t[todo]], axis=1)
+            todo = np.linalg.norm(w, axis=1) > 0.95 * v_esc
+        speed = np.linalg.norm(w, axis=1)
+        w *= np.minimum(1.0, 0.95 * v_esc / np.maximum(speed, 1e-300))[:, None]
+        vel = w[:, :1] * rhat + w[:, 1:2] * e1 + w[:, 2:3] * e2
+        return r[:, None] * rhat, vel
 
 
 def _isotropic_unit_vectors(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -37,7 +37,7 @@ from galmass.constants import G
 from galmass.errors import GalmassError
 from galmass.physics.profiles import MassProfile, profile_from_dict
 
-__all__ = ["EllipsoidalPotential", "NonSphericalMass", "sphere_rule"]
+__all__ = ["EllipsoidalPotential", "NonSphericalMass", "sphere_rule", "tabulated_acceleration", "TabulatedEllipsoids"]
 
 
 def sphere_rule(n_theta: int = 32, n_phi: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +49,52 @@ def sphere_rule(n_theta: int = 32, n_phi: int = 64) -> tuple[np.ndarray, np.ndar
     u = np.stack([np.outer(s, np.cos(phi)), np.outer(s, np.sin(phi)), np.outer(mu, np.ones_like(phi))], axis=-1)
     w = np.outer(w_mu, np.full(len(phi), 2 * np.pi / len(phi)))
     return u.reshape(-1, 3), w.reshape(-1)
+
+
+class TabulatedEllipsoids:
+    """A fast acceleration ``pos (N, 3) -> (N, 3)`` [km^2 s^-2 kpc^-1] of a sum of
+    :class:`EllipsoidalPotential` components (body frame), for orbit integration.
+
+    Each component's ``log M_s`` is tabulated on ``n`` log-spaced radii in
+    ``[r_min, r_max]`` [kpc] and interpolated linearly in ``log m`` (relative error ~1e-5,
+    measured in the tests); beyond the table ``M_s`` follows the power law of its first or last
+    interval. The same tables drive the compiled integrator
+    :func:`galmass.physics.orbits.phase_mix_ellipsoids`.
+    """
+
+    def __init__(self, components, r_min: float, r_max: float, n: int = 2000) -> None:
+        if not (0 < r_min < r_max):
+            raise GalmassError(f"TabulatedEllipsoids: need 0 < r_min < r_max, got {r_min!r}, {r_max!r}")
+        lr = np.linspace(np.log(r_min), np.log(r_max), int(n))
+        self.lr0, self.dlr, self.G = float(lr[0]), float(lr[1] - lr[0]), float(G)
+        self.lr = lr
+        self.lm = np.array([np.log(np.maximum(np.asarray(c.profile.enclosed_mass(np.exp(lr)), dtype=float), 1e-300))
+                            for c in components])
+        self.s0 = (self.lm[:, 1] - self.lm[:, 0]) / self.dlr
+        self.s1 = (self.lm[:, -1] - self.lm[:, -2]) / self.dlr
+        self.ip2 = np.array([1.0 / c.p**2 for c in components])
+        self.iq2 = np.array([1.0 / c.q**2 for c in components])
+
+    def __call__(self, pos: np.ndarray) -> np.ndarray:
+        x = np.asarray(pos, dtype=float)
+        out = np.zeros_like(x)
+        x2 = x * x
+        lr = self.lr
+        for c in range(len(self.lm)):
+            lm = self.lm[c]
+            m2 = x2[:, 0] + x2[:, 1] * self.ip2[c] + x2[:, 2] * self.iq2[c]
+            lnm = 0.5 * np.log(np.maximum(m2, 1e-300))
+            lnM = np.interp(lnm, lr, lm)
+            lnM = np.where(lnm < lr[0], lm[0] + self.s0[c] * (lnm - lr[0]),
+                           np.where(lnm > lr[-1], lm[-1] + self.s1[c] * (lnm - lr[-1]), lnM))
+            g = self.G * np.exp(lnM - 3.0 * lnm)
+            out -= g[:, None] * x * np.array([1.0, self.ip2[c], self.iq2[c]])
+        return out
+
+
+def tabulated_acceleration(components, r_min: float, r_max: float, n: int = 2000) -> TabulatedEllipsoids:
+    """:class:`TabulatedEllipsoids` of ``components`` on ``[r_min, r_max]`` [kpc]."""
+    return TabulatedEllipsoids(components, r_min, r_max, n)
 
 
 @dataclass(frozen=True)
@@ -163,22 +209,37 @@ class NonSphericalMass(MassProfile):
     ``enclosed_mass(r)`` keeps its meaning, the total mass inside the 3-D *sphere* of radius r
     (Gauss's theorem, :meth:`EllipsoidalPotential.enclosed_mass`); ``density(r)`` is the
     density averaged over that sphere; :meth:`acceleration` is the total acceleration.
+
+    ``orientation`` (3, 3) is the rotation whose columns are the body axes (long, middle,
+    short) in the galaxy's frame: a galaxy-frame position ``x`` has body coordinates
+    ``x @ orientation``. Spherical quantities do not depend on it.
     """
 
     kind: ClassVar[str] = "ellipsoidal"
     components: list[EllipsoidalPotential] = field(default_factory=list)
+    orientation: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.components or not all(isinstance(c, EllipsoidalPotential) for c in self.components):
             raise GalmassError("NonSphericalMass: give a non-empty list of EllipsoidalPotential components")
+        R = np.eye(3) if self.orientation is None else np.asarray(self.orientation, dtype=float)
+        if R.shape != (3, 3) or not np.allclose(R @ R.T, np.eye(3), atol=1e-8) or np.linalg.det(R) < 0:
+            raise GalmassError("NonSphericalMass: orientation must be a proper rotation matrix (3, 3)")
+        self.orientation = R
+
+    def to_body(self, pos) -> np.ndarray:
+        """Body-frame coordinates (..., 3) of galaxy-frame vectors (..., 3)."""
+        return np.asarray(pos, dtype=float) @ self.orientation
 
     def acceleration(self, pos) -> np.ndarray:
-        """Total acceleration (..., 3) [km^2 s^-2 kpc^-1] at positions (..., 3) [kpc]."""
-        return sum(c.acceleration(pos) for c in self.components)
+        """Total acceleration (..., 3) [km^2 s^-2 kpc^-1] at galaxy-frame positions (..., 3) [kpc]."""
+        xb = self.to_body(pos)
+        return sum(c.acceleration(xb) for c in self.components) @ self.orientation.T
 
     def potential(self, pos) -> np.ndarray:
         """Total potential (...,) [km^2 s^-2], zero at infinity."""
-        return sum(c.potential(pos) for c in self.components)
+        xb = self.to_body(pos)
+        return sum(c.potential(xb) for c in self.components)
 
     def enclosed_mass(self, r):
         return sum(c.enclosed_mass(r) for c in self.components)
@@ -190,11 +251,25 @@ class NonSphericalMass(MassProfile):
         rho = sum(c.density(pos) for c in self.components)
         return (np.sum(w * rho, axis=1) / (4 * np.pi)).reshape(r.shape)
 
+    def min_density_ratio(self, radii) -> float:
+        """Smallest total density over the sphere-rule points at ``radii`` [kpc], relative to
+        the spherical profiles' total there: below 0 the shape needs a negative density."""
+        u, _ = sphere_rule(16, 32)
+        pos = np.asarray(radii, dtype=float).reshape(-1, 1, 1) * u[None]
+        rho = sum(c.density(pos) for c in self.components)
+        ref = sum(np.asarray(c.profile.density(c.ellipsoidal_radius(pos)), dtype=float) for c in self.components)
+        return float(np.min(rho / ref))
+
+    def fast_acceleration(self, r_min: float, r_max: float):
+        """Tabulated body-frame acceleration for orbit integration (:func:`tabulated_acceleration`)."""
+        return tabulated_acceleration(self.components, r_min, r_max)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "components": [c.to_dict() for c in self.components]}
+        return {"kind": self.kind, "components": [c.to_dict() for c in self.components],
+                "orientation": self.orientation.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "NonSphericalMass":
         """Inverse of :meth:`to_dict` (without ``kind``)."""
         return cls([EllipsoidalPotential(profile_from_dict(c["profile"]), c["p"], c["q"])
-                    for c in d["components"]])
+                    for c in d["components"]], orientation=d.get("orientation"))

@@ -22,12 +22,14 @@ __all__ = [
     "NFW",
     "Zhao",
     "CoreNFW",
+    "CoreNFWTides",
     "Plummer",
     "Dehnen",
     "Einasto",
     "Sersic",
     "Composite",
     "ParticleMass",
+    "TabulatedMass",
     "profile_from_dict",
     "zhao_enclosed_mass_unit",
 ]
@@ -214,6 +216,46 @@ class CoreNFW(MassProfile):
         return {"kind": self.kind, **{k: float(getattr(self, k)) for k in ("m200", "r200", "c", "r_c", "n")}}
 
 
+@dataclass
+class CoreNFWTides(MassProfile):
+    """The coreNFWtides halo of Read et al. (2018, MNRAS 481, 860): a :class:`CoreNFW` inside
+    the tidal radius ``r_t`` [kpc], a power law ``rho(r_t) (r / r_t)^-delta`` (``delta > 3``)
+    outside it, as a satellite's halo stripped by its host.
+    """
+
+    kind: ClassVar[str] = "corenfwtides"
+    m200: float
+    r200: float
+    c: float
+    r_c: float
+    n: float
+    r_t: float
+    delta: float
+
+    def __post_init__(self) -> None:
+        _check_positive("CoreNFWTides", r_t=self.r_t)
+        if not self.delta > 3:
+            raise GalmassError(f"CoreNFWTides: delta must be > 3 (finite mass), got {self.delta}")
+        self._inner = CoreNFW(self.m200, self.r200, self.c, self.r_c, self.n)
+        self._m_t = float(self._inner.enclosed_mass(np.array(self.r_t)))
+        self._rho_t = float(self._inner.density(np.array(self.r_t)))
+
+    def enclosed_mass(self, r):
+        r = np.asarray(r, dtype=float)
+        x = np.maximum(r / self.r_t, 1.0)
+        outer = self._m_t + 4 * np.pi * self._rho_t * self.r_t**3 * (x ** (3 - self.delta) - 1) / (3 - self.delta)
+        return np.where(r <= self.r_t, self._inner.enclosed_mass(np.minimum(r, self.r_t)), outer)
+
+    def density(self, r):
+        r = np.asarray(r, dtype=float)
+        outer = self._rho_t * (np.maximum(r, self.r_t) / self.r_t) ** -self.delta
+        return np.where(r <= self.r_t, self._inner.density(np.minimum(r, self.r_t)), outer)
+
+    def to_dict(self):
+        return {"kind": self.kind, **{k: float(getattr(self, k))
+                                      for k in ("m200", "r200", "c", "r_c", "n", "r_t", "delta")}}
+
+
 # --------------------------------------------------------------------------- tracers
 @dataclass
 class Plummer(Tracer):
@@ -397,6 +439,36 @@ class ParticleMass(MassProfile):
     def to_dict(self):
         masses = np.diff(self.cum_mass, prepend=0.0)
         return {"kind": self.kind, "radii": self.radii.tolist(), "masses": masses.tolist()}
+
+
+@dataclass
+class TabulatedMass(MassProfile):
+    """A mass profile known on a grid: ``M(<r)`` [Msun] at ``radii`` [kpc], interpolated linearly
+    in log-log (``M ~ r^3`` inside the first radius, constant beyond the last)."""
+
+    kind: ClassVar[str] = "tabulated"
+    radii: list
+    masses: list
+
+    def __post_init__(self) -> None:
+        r, m = np.asarray(self.radii, dtype=float), np.asarray(self.masses, dtype=float)
+        if r.ndim != 1 or r.shape != m.shape or len(r) < 2 or np.any(np.diff(r) <= 0) or np.any(m <= 0) \
+                or np.any(np.diff(m) < 0):
+            raise GalmassError("TabulatedMass: need increasing radii and positive, non-decreasing masses")
+        self.radii, self.masses = r.tolist(), m.tolist()
+        self._lr, self._lm = np.log(r), np.log(m)
+
+    def enclosed_mass(self, r):
+        r = np.asarray(r, dtype=float)
+        lr = np.log(np.maximum(r, 1e-300))
+        inner = self._lm[0] + 3.0 * (lr - self._lr[0])
+        return np.exp(np.where(lr < self._lr[0], inner, np.interp(lr, self._lr, self._lm)))
+
+    def density(self, r):
+        r = np.asarray(r, dtype=float)
+        h = 1e-4
+        dm = self.enclosed_mass(r * np.exp(h)) - self.enclosed_mass(r * np.exp(-h))
+        return dm / (4 * np.pi * r**3 * 2 * h)
 
 
 def profile_from_dict(d: dict[str, Any]) -> MassProfile:

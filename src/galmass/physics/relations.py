@@ -16,7 +16,9 @@ __all__ = [
     "r200_kpc",
     "concentration_dm14",
     "stellar_mass_moster13",
+    "stellar_mass_behroozi13",
     "half_mass_radius_kravtsov13",
+    "half_light_radius_dwarfs",
     "dc14_shape",
     "corenfw_n",
 ]
@@ -62,6 +64,26 @@ def stellar_mass_moster13(m200: np.ndarray) -> np.ndarray:
     return np.asarray(m200) * 2 * 0.0351 / (x**-1.376 + x**0.608)
 
 
+def stellar_mass_behroozi13(m200: np.ndarray) -> np.ndarray:
+    """Median stellar mass [Msun] of Behroozi, Wechsler & Conroy (2013, ApJ 770, 57), z = 0.
+
+    ``log10 M* = log10(eps M1) + f(log10(M/M1)) - f(0)``,
+    ``f(x) = -log10(10^(alpha x) + 1) + delta (log10(1 + e^x))^gamma / (1 + exp(10^-x))``,
+    with log10 eps = -1.777, log10 M1 = 11.514, alpha = -1.412, delta = 3.508, gamma = 0.316.
+    Its low-mass slope (M* ~ M^1.41) is shallower than Moster et al.'s (M^2.38): a dwarf of
+    given M* lives in a ~0.4 dex lighter halo (M* = 1e6.5 Msun: M200 ~ 1e9.5 instead of 1e9.9),
+    closer to what the Milky Way satellites' dispersions imply.
+    """
+    log_eps, log_m1, alpha, delta, gamma = -1.777, 11.514, -1.412, 3.508, 0.316
+
+    def f(x):
+        return (-np.log10(10 ** (alpha * x) + 1.0)
+                + delta * np.log10(1.0 + np.exp(x)) ** gamma / (1.0 + np.exp(10.0 ** (-x))))
+
+    x = np.log10(np.asarray(m200, dtype=float)) - log_m1
+    return 10 ** (log_eps + log_m1 + f(x) - f(0.0))
+
+
 def half_mass_radius_kravtsov13(r200: np.ndarray, norm: float = 0.015) -> np.ndarray:
     """3-D stellar half-mass radius [kpc] of Kravtsov (2013, ApJ 764, L31): ``r_1/2 = 0.015 r200``.
 
@@ -69,6 +91,19 @@ def half_mass_radius_kravtsov13(r200: np.ndarray, norm: float = 0.015) -> np.nda
     Fig. 2 of the paper); the relation's scatter (~0.2 dex) is added by the caller.
     """
     return norm * np.asarray(r200)
+
+
+def half_light_radius_dwarfs(mstar: np.ndarray) -> np.ndarray:
+    """Median projected half-light radius [kpc] of dwarf galaxies at stellar mass ``mstar`` [Msun]:
+    ``log10 R_h = -0.60 + 0.22 (log10 M* - 6.5)``.
+
+    Slope fitted to the 524 confirmed galaxies of the Local Volume Database (Pace et al.;
+    ``dwarf_all.csv``, 10^4.5 < M* < 10^9.5, residual scatter 0.31 dex); normalisation set to
+    the Milky Way satellites at 10^6 <= M* <= 10^7.5 (median R_h 0.23 kpc: Carina, Leo II,
+    Sculptor, Leo I, Antlia II), which are smaller than field dwarfs of the same mass (tides).
+    The 3-D half-mass radius is about 4/3 of it (Wolf et al. 2010).
+    """
+    return 10 ** (-0.60 + 0.22 * (np.log10(np.asarray(mstar, dtype=float)) - 6.5))
 
 
 def dc14_shape(log_mstar_mhalo: float) -> tuple[float, float, float, float]:

@@ -16,11 +16,33 @@ suites do (see :data:`SUITE_SPECS`):
     strongly radial outskirts; the largest sizes and the broadest size scatter; 2e3 Msun
     star particles.
 
+A truer universe (issue #18) adds three suites of dwarf-sized, non-spherical, rotating
+galaxies in steady state (:mod:`galmass.sources.shapes`), with stellar masses from Behroozi et
+al. (2013), sizes from the Local Volume Database dwarfs
+(:func:`~galmass.physics.relations.half_light_radius_dwarfs`), anisotropy drawn independently
+of the halo (central beta0 in [-0.4, 0.3], r_a / r_1/2 log-uniform in [0.5, 100]) and star
+counts that grow as sqrt(M*) (650 at 1e6 Msun):
+
+``shaped_cusp`` (AURIGA-like)
+    triaxial NFW halos (density c/a 0.4-0.9), triaxial Sersic stars (drawn c/a 0.1-1),
+    rotation by reversing up to 80% of the counter-rotating stars.
+``shaped_core`` (NIHAO-like)
+    Di Cintio et al. halos made oblate (c/a 0.5-0.95); oblate, rotating Sersic stars of index
+    0.6-1.5 (exponential-like outskirts and a mild inner cusp, so that radially anisotropic
+    tracers in cores have non-negative DFs).
+``tidal`` (FIRE-like; test only)
+    physics no training suite has: triaxial coreNFW halos tidally truncated (coreNFWtides of
+    Read et al. 2018; core radii 0.1-10 r_1/2, tidal radii 3-30 r_1/2, outer slopes 3.5-5),
+    Einasto stars, and a different distribution-function family (Gaussian Jeans initial
+    conditions, phase-mixed), with wider anisotropy (r_a down to 0.3 r_1/2, beta0 to 0.45).
+
 Every galaxy draws: halo mass (log-uniform), stellar mass from Moster et al. (2013) with
 scatter, concentration from Dutton & Macciò (2014) with scatter, 3-D stellar half-mass
 radius from Kravtsov (2013) with scatter, and anisotropy; then stars are drawn from the
 equilibrium Cuddeford DF of the stars in the total (dark matter + stellar) potential
-(:class:`galmass.physics.df.CuddefordDF`). The true mass profile is analytic.
+(:class:`galmass.physics.df.CuddefordDF`). The true mass profile is analytic (for the
+non-spherical suites: Gauss's theorem on the ellipsoidal potentials,
+:class:`~galmass.physics.potentials.NonSphericalMass`).
 """
 
 from __future__ import annotations
@@ -34,9 +56,11 @@ import numpy as np
 
 from galmass.errors import GalmassError
 from galmass.physics import relations
-from galmass.physics.df import CuddefordDF, UnphysicalDF
-from galmass.physics.profiles import NFW, Composite, CoreNFW, Einasto, Plummer, Sersic, Tracer, Zhao
+from galmass.physics.df import CuddefordDF, JeansGaussianICs, UnphysicalDF
+from galmass.physics.profiles import (NFW, Composite, CoreNFW, CoreNFWTides, Dehnen, Einasto, Plummer, Sersic,
+                                      Tracer, Zhao)
 from galmass.sources.galaxy import Galaxy
+from galmass.sources.shapes import SPHERICAL, ShapePrior, projected_ellipticity, shape_galaxy
 
 __all__ = ["SUITES", "TRAINING_SUITES", "HELDOUT_SUITES", "SuiteSpec", "SUITE_SPECS",
            "load_suite", "make_galaxy", "draw_model", "GalaxyModel", "read_snapshot", "suite_summary"]
@@ -77,6 +101,30 @@ class SuiteSpec:
         Star-particle mass [Msun] as a function of M200 [Msun].
     training : bool
         Whether the suite is used for training (False: held out for testing only).
+    shape : ShapePrior
+        Shapes and rotation (:mod:`galmass.sources.shapes`); the default keeps the galaxy
+        spherical and non-rotating.
+    size_relation : str
+        ``"kravtsov"`` (``size_norm`` r200) or ``"dwarfs"``
+        (:func:`~galmass.physics.relations.half_light_radius_dwarfs`, 3-D = 4/3 projected).
+    ra_range : (float, float) or None
+        If given, r_a / r_1/2 is log-uniform in this range (independent of the halo), instead
+        of ``ra_over_rhalf``.
+    core_radius_range : (float, float) or None
+        coreNFW halos: core radius r_c / r_1/2, log-uniform (None: 1.75).
+    tidal_radius_range, tidal_slope_range : (float, float) or None
+        coreNFWtides halos: tidal radius r_t / r_1/2 (log-uniform) and outer slope delta.
+    stars_index_range : (float, float) or None
+        Uniform range of the stellar profile's shape parameter: Sersic index n (default
+        0.8-3), Einasto index n (default 0.6-2) or Dehnen inner slope gamma (default 0-1).
+    df_family : str
+        ``"cuddeford"`` (equilibrium DF) or ``"jeans"`` (Gaussian Jeans initial conditions,
+        steady only after phase mixing: needs a non-spherical ``shape``).
+    shmr : str
+        Stellar-to-halo mass relation: ``"moster13"`` or ``"behroozi13"``.
+    n_stars_norm : float or None
+        If given, the galaxy has ``n_stars_norm * sqrt(M* / 1e6 Msun)`` stars (spectroscopic
+        samples of dwarfs grow roughly so) instead of ``M* / particle_mass``.
     """
 
     name: str
@@ -93,6 +141,27 @@ class SuiteSpec:
     ra_over_rhalf: tuple[float, float]
     particle_mass: Callable[[float], float]
     training: bool = True
+    shape: ShapePrior = SPHERICAL
+    size_relation: str = "kravtsov"
+    ra_range: tuple[float, float] | None = None
+    core_radius_range: tuple[float, float] | None = None
+    tidal_radius_range: tuple[float, float] | None = None
+    tidal_slope_range: tuple[float, float] | None = None
+    stars_index_range: tuple[float, float] | None = None
+    df_family: str = "cuddeford"
+    n_stars_norm: float | None = None
+    shmr: str = "moster13"
+
+    def __post_init__(self) -> None:
+        if self.df_family not in ("cuddeford", "jeans"):
+            raise GalmassError(f"suite {self.name}: df_family must be 'cuddeford' or 'jeans', got {self.df_family!r}")
+        if self.df_family == "jeans" and self.shape.spherical:
+            raise GalmassError(f"suite {self.name}: Jeans initial conditions need a non-spherical shape "
+                               "(they only reach a steady state by phase mixing)")
+        if self.shmr not in ("moster13", "behroozi13"):
+            raise GalmassError(f"suite {self.name}: shmr must be 'moster13' or 'behroozi13'")
+        if self.size_relation not in ("kravtsov", "dwarfs"):
+            raise GalmassError(f"suite {self.name}: size_relation must be 'kravtsov' or 'dwarfs'")
 
 
 SUITE_SPECS: dict[str, SuiteSpec] = {
@@ -119,6 +188,40 @@ SUITE_SPECS: dict[str, SuiteSpec] = {
         concentration_scatter=0.13, size_norm=0.02, size_scatter=0.25,
         beta0_range=(-0.4, 0.0), ra_over_rhalf=(1.3, 0.2),
         particle_mass=lambda m200: 2.0e3, training=False,
+    ),
+    # ---- a truer universe (issue #18): shapes, rotation, dwarf sizes, decoupled wide priors
+    "shaped_cusp": SuiteSpec(
+        name="shaped_cusp", analogue="AURIGA",
+        description="triaxial NFW halos, flattened rotating Sersic stars, dwarf sizes, wide anisotropy",
+        halo="nfw", stars="sersic", log_m200_range=(9.0, 12.0), shmr_scatter=0.25,
+        concentration_scatter=0.11, size_norm=0.0, size_scatter=0.25,
+        beta0_range=(-0.4, 0.3), ra_over_rhalf=(np.inf, 0.0), particle_mass=lambda m200: 1.0,
+        shape=ShapePrior(halo_c_over_a=(0.4, 0.9), halo_triaxial=True, stars_c_over_a=(0.1, 1.0),
+                         stars_triaxial=True, rotation=(0.0, 0.8)),
+        size_relation="dwarfs", ra_range=(0.5, 100.0), n_stars_norm=650.0, shmr="behroozi13",
+    ),
+    "shaped_core": SuiteSpec(
+        name="shaped_core", analogue="NIHAO",
+        description="Di Cintio+14 cores/cusps, flattened halos, rotating exponential-like stars, dwarf sizes",
+        halo="dc14", stars="sersic", log_m200_range=(9.0, 12.0), shmr_scatter=0.3,
+        concentration_scatter=0.11, size_norm=0.0, size_scatter=0.25,
+        beta0_range=(-0.4, 0.3), ra_over_rhalf=(np.inf, 0.0), particle_mass=lambda m200: 1.0,
+        shape=ShapePrior(halo_c_over_a=(0.5, 0.95), halo_triaxial=False, stars_c_over_a=(0.15, 1.0),
+                         stars_triaxial=False, rotation=(0.0, 0.6)),
+        size_relation="dwarfs", ra_range=(0.5, 100.0), stars_index_range=(0.6, 1.5), n_stars_norm=650.0,
+        shmr="behroozi13",
+    ),
+    "tidal": SuiteSpec(
+        name="tidal", analogue="FIRE-2",
+        description="triaxial tidally truncated coreNFW halos, Einasto stars, Jeans initial conditions",
+        halo="corenfwtides", stars="einasto", log_m200_range=(9.0, 12.0), shmr_scatter=0.35,
+        concentration_scatter=0.13, size_norm=0.0, size_scatter=0.3,
+        beta0_range=(-0.5, 0.45), ra_over_rhalf=(np.inf, 0.0), particle_mass=lambda m200: 1.0, training=False,
+        shape=ShapePrior(halo_c_over_a=(0.35, 0.8), halo_triaxial=True, stars_c_over_a=(0.1, 1.0),
+                         stars_triaxial=True, rotation=(0.0, 0.7)),
+        size_relation="dwarfs", ra_range=(0.3, 100.0), core_radius_range=(0.1, 10.0),
+        tidal_radius_range=(3.0, 30.0), tidal_slope_range=(3.5, 5.0), df_family="jeans", n_stars_norm=650.0,
+        shmr="behroozi13",
     ),
 }
 
@@ -148,10 +251,20 @@ def _halo(spec: SuiteSpec, m200: float, r200: float, c: float, x: float, r_half:
         r_m2 = r200 / (c * cfac)  # radius where the log-slope is -2
         r_s = r_m2 / ((2.0 - gamma) / (beta - 2.0)) ** (1.0 / alpha)
         return Zhao(m200, r200, r_s, alpha, beta, gamma)
-    if spec.halo == "corenfw":
+    if spec.halo in ("corenfw", "corenfwtides"):
         n = relations.corenfw_n(x, strength=rng.uniform(0.3, 1.0))
-        return CoreNFW(m200, r200, c, r_c=1.75 * r_half, n=n)
+        r_c = 1.75 * r_half if spec.core_radius_range is None else r_half * _log_uniform(rng, spec.core_radius_range)
+        if spec.halo == "corenfw":
+            return CoreNFW(m200, r200, c, r_c=r_c, n=n)
+        r_t = r_half * _log_uniform(rng, spec.tidal_radius_range or (10.0, 10.0))
+        delta = float(rng.uniform(*(spec.tidal_slope_range or (4.0, 4.0))))
+        return CoreNFWTides(m200, r200, c, r_c=r_c, n=n, r_t=min(r_t, r200), delta=delta)
     raise GalmassError(f"unknown halo model {spec.halo!r}")
+
+
+def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    lo, hi = bounds
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
 def _stars(spec: SuiteSpec, mstar: float, r_half: float, rng: np.random.Generator) -> Tracer:
@@ -159,11 +272,14 @@ def _stars(spec: SuiteSpec, mstar: float, r_half: float, rng: np.random.Generato
         # r_1/2 = a / sqrt(2^(2/3) - 1)
         return Plummer(mstar, r_half * np.sqrt(2 ** (2 / 3) - 1))
     if spec.stars == "sersic":
-        n = rng.uniform(0.8, 3.0)
+        n = rng.uniform(*(spec.stars_index_range or (0.8, 3.0)))
         unit = Sersic(1.0, 1.0, n)
         return Sersic(mstar, r_half / float(unit.radius_quantile(np.array(0.5))), n)
+    if spec.stars == "dehnen":  # r_1/2 = a / (2^(1/(3-gamma)) - 1)
+        gamma = float(rng.uniform(*(spec.stars_index_range or (0.0, 1.0))))
+        return Dehnen(mstar, r_half * (2 ** (1 / (3 - gamma)) - 1), gamma)
     if spec.stars == "einasto":
-        n = rng.uniform(0.6, 2.0)
+        n = rng.uniform(*(spec.stars_index_range or (0.6, 2.0)))
         from scipy.special import gammaincinv
         return Einasto(mstar, r_half / gammaincinv(3 * n, 0.5) ** n, n)
     raise GalmassError(f"unknown stellar model {spec.stars!r}")
@@ -172,10 +288,17 @@ def _stars(spec: SuiteSpec, mstar: float, r_half: float, rng: np.random.Generato
 def _draw_df(spec, stars, total, r_half, rng, max_tries: int = 12):
     """Draw anisotropy; if its DF is negative, make it more tangential/isotropic and retry."""
     beta0 = rng.uniform(*spec.beta0_range)
-    med, sc = spec.ra_over_rhalf
-    r_a = med * r_half * 10 ** rng.normal(0.0, sc)
+    if spec.ra_range is not None:
+        r_a = r_half * _log_uniform(rng, spec.ra_range)
+    else:
+        med, sc = spec.ra_over_rhalf
+        r_a = med * r_half * 10 ** rng.normal(0.0, sc)
+    if spec.df_family == "jeans":
+        return JeansGaussianICs(stars, total, beta0=beta0, r_a=r_a), 0
     if spec.stars == "sersic":  # central cusp-anisotropy theorem: beta0 <= p/2
         beta0 = min(beta0, stars.p / 2 - 0.05)
+    if spec.stars == "dehnen":
+        beta0 = min(beta0, stars.gamma / 2 - 0.05)
     for attempt in range(max_tries):
         try:
             return CuddefordDF(stars, total, beta0=beta0, r_a=r_a, n_grid=500), attempt
@@ -218,16 +341,24 @@ def draw_model(suite: str, index: int, seed: int = 0) -> GalaxyModel:
     for _ in range(1000):
         log_m200 = rng.uniform(*spec.log_m200_range)
         m200 = 10**log_m200
-        mstar = float(relations.stellar_mass_moster13(m200)) * 10 ** rng.normal(0.0, spec.shmr_scatter)
+        shmr = relations.stellar_mass_behroozi13 if spec.shmr == "behroozi13" else relations.stellar_mass_moster13
+        mstar = float(shmr(m200)) * 10 ** rng.normal(0.0, spec.shmr_scatter)
         if not (MIN_STELLAR_MASS <= mstar <= MAX_STELLAR_MASS):
             continue
-        m_particle = spec.particle_mass(m200)
-        n_nominal = int(mstar / m_particle)
+        if spec.n_stars_norm is not None:
+            n_nominal = int(spec.n_stars_norm * np.sqrt(mstar / 1e6))
+            m_particle = mstar / max(n_nominal, 1)
+        else:
+            m_particle = spec.particle_mass(m200)
+            n_nominal = int(mstar / m_particle)
         if n_nominal < MIN_STAR_PARTICLES:
             continue
         c = float(relations.concentration_dm14(m200)) * 10 ** rng.normal(0.0, spec.concentration_scatter)
         r200 = float(relations.r200_kpc(m200))
-        r_half = float(relations.half_mass_radius_kravtsov13(r200, spec.size_norm)) * 10 ** rng.normal(0.0, spec.size_scatter)
+        if spec.size_relation == "dwarfs":
+            r_half = 4 / 3 * float(relations.half_light_radius_dwarfs(mstar)) * 10 ** rng.normal(0.0, spec.size_scatter)
+        else:
+            r_half = float(relations.half_mass_radius_kravtsov13(r200, spec.size_norm)) * 10 ** rng.normal(0.0, spec.size_scatter)
         x = float(np.log10(mstar / m200))
         halo = _halo(spec, m200, r200, c, x, r_half, rng)
         stars = _stars(spec, mstar, r_half, rng)
@@ -273,11 +404,17 @@ def make_galaxy(suite: str, index: int, seed: int = 0, n_max_stars: int = 10_000
     p = model.params
     n_stars = min(p["n_particles_nominal"], n_max_stars)
     pos, vel = model.df.sample(n_stars, model.rng)
-    meta = {**p, "n_stars": int(n_stars),
-            "r_half_proj_z": float(np.median(np.hypot(pos[:, 0], pos[:, 1])))}
+    spec = _spec(suite)
+    mass_profile, shape_meta = model.total, {}
+    if not spec.shape.spherical:
+        pos, vel, mass_profile, shape_meta = shape_galaxy(pos, vel, model.halo, model.stars, p["r_half_3d"],
+                                                          spec.shape, model.rng)
+    meta = {**p, **shape_meta, "n_stars": int(n_stars),
+            "r_half_proj_z": float(np.median(np.hypot(pos[:, 0], pos[:, 1]))),
+            "ellipticity_z": projected_ellipticity(pos[:, 0], pos[:, 1])}
     return Galaxy(
         name=f"{suite}_{index:06d}", suite=suite, star_pos=pos, star_vel=vel,
-        star_mass=np.full(n_stars, p["stellar_mass"] / n_stars), mass_profile=model.total, meta=meta,
+        star_mass=np.full(n_stars, p["stellar_mass"] / n_stars), mass_profile=mass_profile, meta=meta,
     )
 
 

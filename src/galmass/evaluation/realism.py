@@ -1,0 +1,145 @@
+"""How real do the mock suites look? Shapes, rotation, scatter and sizes against real dwarfs.
+
+Issue #18 asks the embedded universe to be as hard as real galaxies. :func:`realism_summary`
+measures, per galaxy, what an observer would see along ``n_los`` lines of sight (all stars,
+exact velocities): the projected half-number radius ``r_half`` [kpc], ``sigma_los`` [km/s],
+the projected ellipticity, the spread of ``log10(R_h sigma_los^2)`` over the lines of sight,
+and each literature estimator's ``M_est / M_true``. :func:`realism_checks` turns it into the
+issue's numbers, beside the Milky Way dwarfs of the Local Volume Database (Pace et al.) where
+they are given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from galmass.errors import GalmassError
+from galmass.observe.estimators import ESTIMATORS, apply_all
+from galmass.observe.projection import fibonacci_directions, r_half_projected, rotation_to, sigma_los
+from galmass.sources.galaxy import Galaxy
+from galmass.sources.shapes import axis_ratios, projected_ellipticity, rotation_support
+
+__all__ = ["realism_summary", "realism_checks", "read_lvdb_dwarfs", "REALISM_TARGETS"]
+
+#: The issue's acceptance ranges (#18, acceptance 1), in one place.
+REALISM_TARGETS = {
+    "estimator_halfwidth": (0.2, 0.35),  # 16-84% half-width of M_est/M_true (paper: 0.26-0.30)
+    "los_spread_median_min": 0.04,  # dex, median per-galaxy spread of log10(R_h sigma^2)
+    "stars_c_over_a_median_max": 0.75,
+    "ellipticity_median_min": 0.25,
+    "v_rot_over_sigma_max_min": 0.5,
+    "r_half_factor": 1.5,  # median R_h within this factor of the MW dwarfs' (M* 1e6-1e7.5)
+    "sigma_fraction": 0.3,  # median sigma within 30% of the MW dwarfs'
+}
+
+#: Stellar-mass window [log10 Msun] of the size and dispersion comparison.
+DWARF_WINDOW = (6.0, 7.5)
+
+
+def realism_summary(galaxies: list[Galaxy], n_los: int = 8) -> dict[str, np.ndarray]:
+    """Per-galaxy observables over ``n_los`` Fibonacci lines of sight (all stars).
+
+    Returns arrays over galaxies: ``log_mstar``, ``r_half`` and ``sigma_los`` (medians over
+    lines of sight) [kpc, km/s], ``ellipticity`` (median), ``los_spread`` (std over lines of
+    sight of ``log10(R_h sigma^2)`` [dex]), ``stars_c_over_a`` and ``v_rot_over_sigma`` about
+    the short axis (3-D, within two 3-D half-mass radii), and ``ratio_<estimator>`` of shape (galaxies, n_los): M_est / M_true.
+    """
+    if not galaxies:
+        raise GalmassError("realism_summary: no galaxies")
+    dirs = fibonacci_directions(int(n_los))
+    out: dict[str, list] = {k: [] for k in ("log_mstar", "r_half", "sigma_los", "ellipticity", "los_spread",
+                                            "stars_c_over_a", "v_rot_over_sigma")}
+    ratios: dict[str, list] = {name: [] for name in ESTIMATORS}
+    for g in galaxies:
+        rh, sg, ell, rat = [], [], [], {name: [] for name in ESTIMATORS}
+        for d in dirs:
+            p = g.star_pos @ rotation_to(d).T
+            v = g.star_vel @ rotation_to(d).T
+            R = np.hypot(p[:, 0], p[:, 1])
+            r_h = r_half_projected(p[:, 0], p[:, 1])
+            rh.append(r_h)
+            sg.append(sigma_los(v[:, 2]))
+            ell.append(projected_ellipticity(p[:, 0], p[:, 1]))
+            for name, (r_est, m_est) in apply_all(R, v[:, 2], r_h).items():
+                rat[name].append(m_est / float(g.enclosed_mass(r_est)))
+        rh, sg = np.array(rh), np.array(sg)
+        out["log_mstar"].append(np.log10(g.stellar_mass))
+        out["r_half"].append(np.median(rh))
+        out["sigma_los"].append(np.median(sg))
+        out["ellipticity"].append(np.median(ell))
+        out["los_spread"].append(np.std(np.log10(rh * sg**2)))
+        r3 = 2.0 * float(g.meta.get("r_half_3d", np.median(np.linalg.norm(g.star_pos, axis=1))))
+        _, ca, axes = axis_ratios(g.star_pos, r3)
+        out["stars_c_over_a"].append(ca)
+        out["v_rot_over_sigma"].append(abs(rotation_support(g.star_pos, g.star_vel, axes[:, 2], r3)))
+        for name in ESTIMATORS:
+            ratios[name].append(rat[name])
+    res = {k: np.asarray(v, dtype=float) for k, v in out.items()}
+    res.update({f"ratio_{k}": np.asarray(v, dtype=float) for k, v in ratios.items()})
+    return res
+
+
+def read_lvdb_dwarfs(path: str | Path) -> dict[str, np.ndarray]:
+    """``log_mstar``, ``r_half`` [kpc] and ``sigma_los`` [km/s] of the confirmed Milky Way
+    dwarf galaxies in the Local Volume Database file ``path`` (``dwarf_mw.csv``)."""
+    from astropy.table import MaskedColumn, Table
+
+    try:
+        t = Table.read(Path(path), format="ascii.csv")
+    except (OSError, ValueError) as exc:
+        raise GalmassError(f"cannot read the Local Volume Database {path}: {exc}") from None
+
+    def col(name: str) -> np.ndarray:
+        c = t[name]
+        return np.array(c.filled(np.nan) if isinstance(c, MaskedColumn) else c, dtype=float)
+
+    ok = col("confirmed_galaxy") == 1
+    return {"log_mstar": col("mass_stellar")[ok], "r_half": col("rhalf_sph_physical")[ok] / 1e3,
+            "sigma_los": col("vlos_sigma")[ok], "ellipticity": col("ellipticity")[ok]}
+
+
+def _halfwidth(ratio: np.ndarray) -> float:
+    r = np.asarray(ratio, dtype=float).ravel()
+    r = r[np.isfinite(r) & (r > 0)]
+    if not len(r):
+        return float("nan")
+    lo, hi = np.percentile(r, [16, 84])
+    return float(0.5 * (hi - lo))
+
+
+def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """The issue's realism numbers of one suite (from :func:`realism_summary`) and whether each
+    lies in its target range (:data:`REALISM_TARGETS`); ``lvdb`` from :func:`read_lvdb_dwarfs`."""
+    t = REALISM_TARGETS
+    out: dict[str, Any] = {}
+    for name in ESTIMATORS:
+        out[f"halfwidth_{name}"] = _halfwidth(summary[f"ratio_{name}"])
+    hw = [out[f"halfwidth_{n}"] for n in ESTIMATORS]
+    out["halfwidth_ok"] = bool(all(t["estimator_halfwidth"][0] <= h <= t["estimator_halfwidth"][1] for h in hw))
+    out["los_spread_median"] = float(np.median(summary["los_spread"]))
+    out["los_spread_ok"] = out["los_spread_median"] >= t["los_spread_median_min"]
+    ca = summary["stars_c_over_a"]
+    out["stars_c_over_a_p5_p50_p95"] = [float(x) for x in np.nanpercentile(ca, [5, 50, 95])] if np.isfinite(ca).any() else [np.nan] * 3
+    out["stars_c_over_a_ok"] = bool(np.isfinite(ca).any() and np.nanmedian(ca) <= t["stars_c_over_a_median_max"]
+                                    and np.nanmin(ca) <= 0.35 and np.nanmax(ca) >= 0.95)
+    out["ellipticity_median"] = float(np.median(summary["ellipticity"]))
+    out["ellipticity_ok"] = out["ellipticity_median"] >= t["ellipticity_median_min"]
+    vr = summary["v_rot_over_sigma"]
+    out["v_rot_over_sigma_max"] = float(np.nanmax(vr)) if np.isfinite(vr).any() else float("nan")
+    out["v_rot_ok"] = bool(out["v_rot_over_sigma_max"] >= t["v_rot_over_sigma_max_min"])
+    w = (summary["log_mstar"] >= DWARF_WINDOW[0]) & (summary["log_mstar"] <= DWARF_WINDOW[1])
+    out["n_dwarfs"] = int(w.sum())
+    out["r_half_median"] = float(np.median(summary["r_half"][w])) if w.any() else float("nan")
+    out["sigma_median"] = float(np.median(summary["sigma_los"][w])) if w.any() else float("nan")
+    if lvdb is not None:
+        lw = (lvdb["log_mstar"] >= DWARF_WINDOW[0]) & (lvdb["log_mstar"] <= DWARF_WINDOW[1])
+        out["lvdb_r_half_median"] = float(np.nanmedian(lvdb["r_half"][lw]))
+        out["lvdb_sigma_median"] = float(np.nanmedian(lvdb["sigma_los"][lw]))
+        out["lvdb_ellipticity_median"] = float(np.nanmedian(lvdb["ellipticity"]))
+        ratio = out["r_half_median"] / out["lvdb_r_half_median"]
+        out["r_half_ok"] = bool(1 / t["r_half_factor"] <= ratio <= t["r_half_factor"])
+        out["sigma_ok"] = bool(abs(out["sigma_median"] / out["lvdb_sigma_median"] - 1) <= t["sigma_fraction"])
+    return out
