@@ -221,13 +221,9 @@ DWARFS: dict[str, Dwarf] = {d.name: d for d in (
 
 def read_lvdb(root: str | Path | None = None):
     """The Local Volume Database table of Milky Way dwarfs (``dwarf_mw.csv``), keyed by ``key``."""
-    from astropy.table import Table
+    from galmass.evaluation.realism import LVDB_RELATIVE_PATH, read_lvdb_table
 
-    path = shared_data_dir(root) / "observed" / "local_volume_database" / "dwarf_mw.csv"
-    try:
-        t = Table.read(path, format="ascii.csv")
-    except (OSError, ValueError) as exc:
-        raise GalmassError(f"cannot read the Local Volume Database {path}: {exc}") from None
+    t = read_lvdb_table(shared_data_dir(root) / LVDB_RELATIVE_PATH)
     t.add_index("key")
     return t
 

@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
     m.add_argument("--realism", action="store_true",
                    help="also measure what an observer sees (8 lines of sight): estimator scatter, "
                         "shapes, rotation, sizes and dispersions against the Milky Way dwarfs")
-    m.add_argument("--lvdb", help="Local Volume Database dwarf_mw.csv for --realism "
-                                  "[../shared/data/observed/local_volume_database/dwarf_mw.csv]")
+    m.add_argument("--lvdb", help="Local Volume Database dwarf_mw.csv for --realism [in the external data "
+                                  "directory: $GALMASS_SHARED_DATA or ../shared/data]")
     m.set_defaults(func=run_summary)
 
 def run_build(args: argparse.Namespace) -> int:
@@ -95,13 +95,19 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
-    from pathlib import Path
+    from galmass.book.realdata import shared_data_dir
+    from galmass.errors import GalmassError
+    from galmass.evaluation.realism import (LVDB_RELATIVE_PATH, REALISM_TARGETS, read_lvdb_dwarfs, realism_checks,
+                                            realism_summary)
 
-    from galmass.evaluation.realism import REALISM_TARGETS, realism_checks, read_lvdb_dwarfs, realism_summary
-
-    path = Path(lvdb_path) if lvdb_path else (Path.cwd().parent / "shared" / "data" / "observed"
-                                               / "local_volume_database" / "dwarf_mw.csv")
-    lvdb = read_lvdb_dwarfs(path) if (lvdb_path or path.exists()) else None
+    path = lvdb_path
+    if not path:  # without the external data the comparison with real dwarfs is left out
+        try:
+            path = shared_data_dir() / LVDB_RELATIVE_PATH
+        except GalmassError:
+            path = None
+        path = path if path is not None and path.exists() else None
+    lvdb = read_lvdb_dwarfs(path) if path else None
     t = REALISM_TARGETS
     lines = ["realism (8 lines of sight, all stars; target in brackets; * = outside it)"]
     for name, gals in galaxies.items():

@@ -22,13 +22,18 @@ from galmass.observe.projection import fibonacci_directions, r_half_projected, r
 from galmass.sources.galaxy import Galaxy
 from galmass.sources.shapes import axis_ratios, projected_ellipticity, rotation_support
 
-__all__ = ["realism_summary", "realism_checks", "read_lvdb_dwarfs", "REALISM_TARGETS"]
+__all__ = ["realism_summary", "realism_checks", "read_lvdb_table", "read_lvdb_dwarfs", "REALISM_TARGETS",
+           "LVDB_RELATIVE_PATH"]
+
+#: Where the Local Volume Database's Milky Way dwarfs sit in the external data directory.
+LVDB_RELATIVE_PATH = Path("observed") / "local_volume_database" / "dwarf_mw.csv"
 
 #: The issue's acceptance ranges (#18, acceptance 1), in one place.
 REALISM_TARGETS = {
     "estimator_halfwidth": (0.2, 0.35),  # 16-84% half-width of M_est/M_true (paper: 0.26-0.30)
     "los_spread_median_min": 0.04,  # dex, median per-galaxy spread of log10(R_h sigma^2)
     "stars_c_over_a_median_max": 0.75,
+    "stars_c_over_a_span": (0.35, 0.95),  # "spanning 0.3-1": smallest <= 0.35, largest >= 0.95
     "ellipticity_median_min": 0.25,
     "v_rot_over_sigma_max_min": 0.5,
     "r_half_factor": 1.5,  # median R_h within this factor of the MW dwarfs' (M* 1e6-1e7.5)
@@ -56,8 +61,9 @@ def realism_summary(galaxies: list[Galaxy], n_los: int = 8) -> dict[str, np.ndar
     for g in galaxies:
         rh, sg, ell, rat = [], [], [], {name: [] for name in ESTIMATORS}
         for d in dirs:
-            p = g.star_pos @ rotation_to(d).T
-            v = g.star_vel @ rotation_to(d).T
+            rot = rotation_to(d)
+            p = g.star_pos @ rot.T
+            v = g.star_vel @ rot.T
             R = np.hypot(p[:, 0], p[:, 1])
             r_h = r_half_projected(p[:, 0], p[:, 1])
             rh.append(r_h)
@@ -82,15 +88,22 @@ def realism_summary(galaxies: list[Galaxy], n_los: int = 8) -> dict[str, np.ndar
     return res
 
 
-def read_lvdb_dwarfs(path: str | Path) -> dict[str, np.ndarray]:
-    """``log_mstar``, ``r_half`` [kpc] and ``sigma_los`` [km/s] of the confirmed Milky Way
-    dwarf galaxies in the Local Volume Database file ``path`` (``dwarf_mw.csv``)."""
-    from astropy.table import MaskedColumn, Table
+def read_lvdb_table(path: str | Path):
+    """The Local Volume Database file ``path`` (e.g. ``dwarf_mw.csv``) as an astropy Table."""
+    from astropy.table import Table
 
     try:
-        t = Table.read(Path(path), format="ascii.csv")
+        return Table.read(Path(path), format="ascii.csv")
     except (OSError, ValueError) as exc:
         raise GalmassError(f"cannot read the Local Volume Database {path}: {exc}") from None
+
+
+def read_lvdb_dwarfs(path: str | Path) -> dict[str, np.ndarray]:
+    """``log_mstar``, ``r_half`` [kpc], ``sigma_los`` [km/s] and ``ellipticity`` of the
+    confirmed Milky Way dwarf galaxies in the Local Volume Database file ``path``."""
+    from astropy.table import MaskedColumn
+
+    t = read_lvdb_table(path)
 
     def col(name: str) -> np.ndarray:
         c = t[name]
@@ -123,8 +136,9 @@ def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] |
     out["los_spread_ok"] = out["los_spread_median"] >= t["los_spread_median_min"]
     ca = summary["stars_c_over_a"]
     out["stars_c_over_a_p5_p50_p95"] = [float(x) for x in np.nanpercentile(ca, [5, 50, 95])] if np.isfinite(ca).any() else [np.nan] * 3
+    lo, hi = t["stars_c_over_a_span"]
     out["stars_c_over_a_ok"] = bool(np.isfinite(ca).any() and np.nanmedian(ca) <= t["stars_c_over_a_median_max"]
-                                    and np.nanmin(ca) <= 0.35 and np.nanmax(ca) >= 0.95)
+                                    and np.nanmin(ca) <= lo and np.nanmax(ca) >= hi)
     out["ellipticity_median"] = float(np.median(summary["ellipticity"]))
     out["ellipticity_ok"] = out["ellipticity_median"] >= t["ellipticity_median_min"]
     vr = summary["v_rot_over_sigma"]

@@ -37,7 +37,7 @@ from galmass.constants import G
 from galmass.errors import GalmassError
 from galmass.physics.profiles import MassProfile, profile_from_dict
 
-__all__ = ["EllipsoidalPotential", "NonSphericalMass", "sphere_rule", "tabulated_acceleration", "TabulatedEllipsoids"]
+__all__ = ["EllipsoidalPotential", "NonSphericalMass", "sphere_rule", "TabulatedEllipsoids"]
 
 
 def sphere_rule(n_theta: int = 32, n_phi: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -90,11 +90,6 @@ class TabulatedEllipsoids:
             g = self.G * np.exp(lnM - 3.0 * lnm)
             out -= g[:, None] * x * np.array([1.0, self.ip2[c], self.iq2[c]])
         return out
-
-
-def tabulated_acceleration(components, r_min: float, r_max: float, n: int = 2000) -> TabulatedEllipsoids:
-    """:class:`TabulatedEllipsoids` of ``components`` on ``[r_min, r_max]`` [kpc]."""
-    return TabulatedEllipsoids(components, r_min, r_max, n)
 
 
 @dataclass(frozen=True)
@@ -260,9 +255,9 @@ class NonSphericalMass(MassProfile):
         ref = sum(np.asarray(c.profile.density(c.ellipsoidal_radius(pos)), dtype=float) for c in self.components)
         return float(np.min(rho / ref))
 
-    def fast_acceleration(self, r_min: float, r_max: float):
-        """Tabulated body-frame acceleration for orbit integration (:func:`tabulated_acceleration`)."""
-        return tabulated_acceleration(self.components, r_min, r_max)
+    def fast_acceleration(self, r_min: float, r_max: float) -> TabulatedEllipsoids:
+        """Tabulated body-frame acceleration on ``[r_min, r_max]`` [kpc] for orbit integration."""
+        return TabulatedEllipsoids(self.components, r_min, r_max)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "components": [c.to_dict() for c in self.components],

@@ -212,9 +212,6 @@ class CoreNFW(MassProfile):
         extra = self.n * f ** (self.n - 1) * (1 - f**2) / (4 * np.pi * r**2 * self.r_c)
         return f**self.n * self._nfw.density(r) + extra * self._nfw.enclosed_mass(r)
 
-    def to_dict(self):
-        return {"kind": self.kind, **{k: float(getattr(self, k)) for k in ("m200", "r200", "c", "r_c", "n")}}
-
 
 @dataclass
 class CoreNFWTides(MassProfile):
@@ -250,10 +247,6 @@ class CoreNFWTides(MassProfile):
         r = np.asarray(r, dtype=float)
         outer = self._rho_t * (np.maximum(r, self.r_t) / self.r_t) ** -self.delta
         return np.where(r <= self.r_t, self._inner.density(np.minimum(r, self.r_t)), outer)
-
-    def to_dict(self):
-        return {"kind": self.kind, **{k: float(getattr(self, k))
-                                      for k in ("m200", "r200", "c", "r_c", "n", "r_t", "delta")}}
 
 
 # --------------------------------------------------------------------------- tracers

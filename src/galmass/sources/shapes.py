@@ -9,13 +9,13 @@ a flattened or triaxial, possibly rotating galaxy in four steps:
    ``1 - q_Phi ~ (1 - q_rho) / 3``. A shape whose total density turns negative inside
    ``DENSITY_CHECK_RADIUS`` stellar half-mass radii is made rounder until it does not.
 2. **Initial conditions.** The spherical sample is squeezed to the stars' axis ratios
-   (volume kept), each velocity component is scaled so that the tensor virial theorem holds
+   (keeping the area of the long-middle plane), each velocity component is scaled so that the tensor virial theorem holds
    axis by axis, ``<v_i^2> = <-x_i a_i>``, and for a fraction of the counter-rotating stars
    the azimuthal velocity about the short axis is reversed (net rotation; a symmetry of
    axisymmetric steady states, Lynden-Bell 1960).
 3. **Phase mixing.** The orbits are integrated in the total potential for ``t_mix`` half-mass
    dynamical times and each star is read at its own random late step
-   (:func:`~galmass.physics.orbits.phase_mix`): whatever is left of the initial conditions'
+   (:func:`~galmass.physics.orbits.phase_mix_ellipsoids`): whatever is left of the initial conditions'
    imbalance mixes away, so the sample is a steady state of the non-spherical potential.
 4. **Orientation.** The galaxy is turned to a random orientation, so that the dataset's fixed
    lines of sight see it from random directions; the stored truth
@@ -120,25 +120,31 @@ def random_rotation(rng: np.random.Generator) -> np.ndarray:
     return q
 
 
-def axis_ratios(pos: np.ndarray, r_max: float | None = None, n_iter: int = 10) -> tuple[float, float, np.ndarray]:
-    """Axis ratios ``b/a``, ``c/a`` of a star distribution (N, 3) [kpc] and its principal axes
-    (3, 3) as columns, longest first, from the second moments of the stars inside an ellipsoid
-    of the measured shape and volume ``4/3 pi r_max^3`` (iterated; all stars if ``r_max`` is
-    None). The aperture keeps a few distant stars of a heavy-tailed profile from deciding."""
-    x = np.asarray(pos, dtype=float)
-    ba, ca, vec = 1.0, 1.0, np.eye(3)
+def _principal_moments(x: np.ndarray, r_max: float | None, n_iter: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Axis ratios (D,) (1 first) and principal axes (D, D) as columns, longest first, of points
+    (N, D) from their second moments inside an ellipsoid of the measured shape and the volume
+    of a sphere of radius ``r_max`` (iterated); all points, once, if ``r_max`` is None."""
+    ratios, vec = np.ones(x.shape[1]), np.eye(x.shape[1])
     for _ in range(int(n_iter) if r_max is not None else 1):
         sel = x
         if r_max is not None:
-            xb = x @ vec
-            m = np.sqrt(xb[:, 0] ** 2 + (xb[:, 1] / ba) ** 2 + (xb[:, 2] / ca) ** 2) * (ba * ca) ** (1 / 3)
+            m = np.sqrt(np.sum((x @ vec / ratios) ** 2, axis=1)) * np.prod(ratios) ** (1 / x.shape[1])
             sel = x[m < r_max]
         if len(sel) < 10:
             break
         lam, vec = np.linalg.eigh(sel.T @ sel / len(sel))
         lam, vec = lam[::-1], vec[:, ::-1]
-        ba, ca = float(np.sqrt(lam[1] / lam[0])), float(np.sqrt(max(lam[2], 0.0) / lam[0]))
-    return ba, ca, vec
+        ratios = np.sqrt(np.maximum(lam, 0.0) / lam[0])
+    return ratios, vec
+
+
+def axis_ratios(pos: np.ndarray, r_max: float | None = None) -> tuple[float, float, np.ndarray]:
+    """Axis ratios ``b/a``, ``c/a`` of a star distribution (N, 3) [kpc] and its principal axes
+    (3, 3) as columns, longest first, from the second moments of the stars inside an ellipsoid
+    of the measured shape and volume ``4/3 pi r_max^3`` (iterated; all stars if ``r_max`` is
+    None). The aperture keeps a few distant stars of a heavy-tailed profile from deciding."""
+    ratios, vec = _principal_moments(np.asarray(pos, dtype=float), r_max)
+    return float(ratios[1]), float(ratios[2]), vec
 
 
 def projected_ellipticity(x: np.ndarray, y: np.ndarray, r_max: float | None = None) -> float:
@@ -148,17 +154,8 @@ def projected_ellipticity(x: np.ndarray, y: np.ndarray, r_max: float | None = No
     xy = np.stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)], axis=1)
     if r_max is None:
         r_max = 2.0 * float(np.median(np.hypot(xy[:, 0], xy[:, 1])))
-    q, vec = 1.0, np.eye(2)
-    for _ in range(10):
-        xb = xy @ vec
-        m = np.sqrt(xb[:, 0] ** 2 + (xb[:, 1] / q) ** 2) * np.sqrt(q)
-        sel = xy[m < r_max]
-        if len(sel) < 10:
-            break
-        lam, vec = np.linalg.eigh(sel.T @ sel / len(sel))
-        lam, vec = lam[::-1], vec[:, ::-1]
-        q = float(np.sqrt(max(lam[1], 0.0) / lam[0]))
-    return 1.0 - q
+    ratios, _ = _principal_moments(xy, r_max)
+    return 1.0 - float(ratios[1])
 
 
 def rotation_support(pos: np.ndarray, vel: np.ndarray, axis: np.ndarray, r_max: float) -> float:

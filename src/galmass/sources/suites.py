@@ -60,7 +60,7 @@ from galmass.physics.df import CuddefordDF, JeansGaussianICs, UnphysicalDF
 from galmass.physics.profiles import (NFW, Composite, CoreNFW, CoreNFWTides, Dehnen, Einasto, Plummer, Sersic,
                                       Tracer, Zhao)
 from galmass.sources.galaxy import Galaxy
-from galmass.sources.shapes import SPHERICAL, ShapePrior, projected_ellipticity, shape_galaxy
+from galmass.sources.shapes import SPHERICAL, ShapePrior, shape_galaxy
 
 __all__ = ["SUITES", "TRAINING_SUITES", "HELDOUT_SUITES", "SuiteSpec", "SUITE_SPECS",
            "load_suite", "make_galaxy", "draw_model", "GalaxyModel", "read_snapshot", "suite_summary"]
@@ -410,8 +410,7 @@ def make_galaxy(suite: str, index: int, seed: int = 0, n_max_stars: int = 10_000
         pos, vel, mass_profile, shape_meta = shape_galaxy(pos, vel, model.halo, model.stars, p["r_half_3d"],
                                                           spec.shape, model.rng)
     meta = {**p, **shape_meta, "n_stars": int(n_stars),
-            "r_half_proj_z": float(np.median(np.hypot(pos[:, 0], pos[:, 1]))),
-            "ellipticity_z": projected_ellipticity(pos[:, 0], pos[:, 1])}
+            "r_half_proj_z": float(np.median(np.hypot(pos[:, 0], pos[:, 1])))}
     return Galaxy(
         name=f"{suite}_{index:06d}", suite=suite, star_pos=pos, star_vel=vel,
         star_mass=np.full(n_stars, p["stellar_mass"] / n_stars), mass_profile=mass_profile, meta=meta,
