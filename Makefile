@@ -59,7 +59,7 @@ test: $(INSTALLED)
 # ---- data: mock suites (HDF5 shards, resumable, Dask-parallel)
 $(SUITES_DONE): $(INSTALLED) $(CONFIG) $(STAGE_SRC_suites)
 	$(GALMASS) suites build --config $(CONFIG) --replace-stale
-	$(GALMASS) suites summary --config $(CONFIG) > $(PATH_SUITES)/summary.txt
+	$(GALMASS) suites summary --config $(CONFIG) --realism > $(PATH_SUITES)/summary.txt.partial && mv $(PATH_SUITES)/summary.txt.partial $(PATH_SUITES)/summary.txt
 	touch $@
 
 suites: $(SUITES_DONE)

@@ -17,9 +17,12 @@
 #
 # The paper trains three models — on NIHAO only, on AURIGA only and on both — and finds that
 # a model trained on one suite loses accuracy on the other, while the joint model does well
-# on both and best on FIRE-2. Here the suites are the mock `core` (NIHAO-like) and `cusp`
-# (AURIGA-like) suites, and the held-out FIRE-like suite `heldout`, which no model sees in
-# training.
+# on both and best on FIRE-2. Here the suites are the mock suites of the run profile (their
+# analogues are printed beside their names): two training suites, and a held-out FIRE-like
+# suite which no model sees in training. In the default profile the held-out suite `tidal`
+# has physics neither training suite has (tidally truncated cored halos, Jeans initial
+# conditions, a wider anisotropy range); the transfer diagnostics below measure how far it
+# lies from the training set.
 
 # %% tags=["parameters"]
 config = "configs/smoke.yaml"

@@ -75,3 +75,21 @@ def test_bad_edge_input(tmp_path):
         read_edge_dwarf("halo1", tmp_path)
     with pytest.raises(GalmassError, match="cannot read"):
         read_edge_dwarf("halo600", tmp_path)
+
+
+@pytest.mark.skipif(not EDGE.exists(), reason="../shared/data not beside the project")
+def test_edge_dwarfs_as_labelled_catalogues():
+    """Chapter 7's EDGE check: every dwarf, line of sight and radius has a finite truth that
+    grows with radius, percentiles in order, and the 95% band contains the 68% band."""
+    from galmass.book.realdata import evaluate_edge
+
+    t = evaluate_edge(n_los=2, n_stars=300, n_samples=200, root=EDGE.parents[1])
+    assert len(t) == len(EDGE_DWARFS) * 2 * 10
+    assert set(t["n_stars"]) == {300}
+    for name in EDGE_DWARFS:
+        for j in (0, 1):
+            r = t[(t["dwarf"] == name) & (t["los"] == j)]
+            assert np.all(np.isfinite(r["log10_m_true"])) and np.all(np.diff(r["log10_m_true"]) > 0)
+            assert np.all(r["log10_m_p2_5"] <= r["log10_m_p16"]) and np.all(r["log10_m_p84"] <= r["log10_m_p97_5"])
+    assert np.all(t["inside_95"][t["inside_68"]])
+    assert "systematic" in t.meta["labels_systematic"]

@@ -15,18 +15,21 @@ def test_joint_test_sets_take_all_projections_with_samples():
     st = run_settings(cfg)
     assert st.max_calibration_eval and st.max_calibration_eval > st.max_eval
     joint = eval_sets(cfg, st, st.models["joint"])
-    for s in ("cusp", "core"):
+    train, held = st.models["joint"], [s for s in cfg.suites.names if s not in st.models["joint"]]
+    assert held, "the default profile has a held-out suite"
+    for s in train:
         assert joint[f"test_{s}"]["max_n"] == st.max_calibration_eval
         assert joint[f"test_{s}"]["n_stored"] == st.max_calibration_eval
     assert joint["train"]["max_n"] == st.max_train_eval and joint["train"]["n_stored"] == st.max_samples_stored
-    assert joint["test_heldout"]["max_n"] == st.max_eval
+    assert joint[f"test_{held[0]}"]["max_n"] == st.max_eval
     # a single-suite model keeps the ordinary caps, also on its own test set
-    cusp = eval_sets(cfg, st, st.models["cusp"])
-    assert cusp["test_cusp"]["max_n"] == st.max_eval
-    assert cusp["test_cusp"]["n_stored"] == st.max_samples_stored
+    one = train[0]
+    single = eval_sets(cfg, st, st.models[one])
+    assert single[f"test_{one}"]["max_n"] == st.max_eval
+    assert single[f"test_{one}"]["n_stored"] == st.max_samples_stored
     # without the option every set has the ordinary caps
     plain = eval_sets(cfg, dataclasses.replace(st, max_calibration_eval=None), st.models["joint"])
-    assert plain["test_cusp"]["max_n"] == st.max_eval
+    assert plain[f"test_{one}"]["max_n"] == st.max_eval
 
 
 @pytest.mark.parametrize("profile", ["smoke", "default", "observed", "paper"])

@@ -20,7 +20,7 @@ from galmass.predict import (Catalog, find_centre, gnomonic, inverse_gnomonic, l
 from plummer import sample_plummer
 
 S = 16
-COLUMNS = ["f", "r_kpc", "log10_m_p16", "log10_m_p50", "log10_m_p84"]
+COLUMNS = ["f", "r_kpc", "log10_m_p2_5", "log10_m_p16", "log10_m_p50", "log10_m_p84", "log10_m_p97_5"]
 DIST = 80.0  # kpc
 CENTRE = (150.0, 40.0)  # ra, dec [deg]
 GAIA = "gaia_challenge/PlumCuspOm/gs010_bs050_rcrs010_rarc100_cusp_0064mpc3_df_1000_0.dat"
@@ -293,6 +293,7 @@ def test_prediction_table(stars, model, tmp_path):
     np.testing.assert_allclose(t["f"], model.radii_f)
     np.testing.assert_allclose(t["r_kpc"], t["f"] * t.meta["R_h"])
     assert np.all(t["log10_m_p16"] <= t["log10_m_p50"]) and np.all(t["log10_m_p50"] <= t["log10_m_p84"])
+    assert np.all(t["log10_m_p2_5"] <= t["log10_m_p16"]) and np.all(t["log10_m_p84"] <= t["log10_m_p97_5"])
     for key in ("R_h", "sigma_los", "v_p98", "n_stars", "estimators", "ood", "ood_reason"):
         assert key in t.meta
     assert t.meta["n_stars"] == 1000 and t.meta["ood"] is False and t.meta["ood_reason"] == ""
@@ -513,6 +514,17 @@ def test_gaia_challenge_and_dwarfs_end_to_end(shared_data, model):
     assert len(s) == 4 and np.all((s["fraction_in_68"] >= 0) & (s["fraction_in_68"] <= 1))
     inside = (gc["log10_m_p16"] <= gc["log10_m_true"]) & (gc["log10_m_true"] <= gc["log10_m_p84"])
     assert np.array_equal(np.asarray(gc["inside_68"]), np.asarray(inside))
+    inside95 = (gc["log10_m_p2_5"] <= gc["log10_m_true"]) & (gc["log10_m_true"] <= gc["log10_m_p97_5"])
+    assert np.array_equal(np.asarray(gc["inside_95"]), np.asarray(inside95))
+    from galmass.book.realdata import gaia_challenge_inner
+
+    inner = gaia_challenge_inner(gc, n_stars=10000)
+    assert set(inner) == {"PlumCoreOm", "PlumCuspOm"}
+    for name, v in inner.items():
+        assert v["n_files"] == 2 and v["inside_95"] + v["ood"] >= v["covered_or_flagged"] >= max(v["inside_95"], v["ood"])
+        f06 = gc[(gc["model"] == name) & (np.abs(gc["f"] - 0.6) < 1e-6)]
+        assert v["inside_95"] == int(np.sum(f06["inside_95"]))
+        assert (v["max_miss_dex"] > 0) == bool(np.any(~np.asarray(f06["inside_95"]) & ~np.asarray(f06["ood"])))
     dw, prof = predict_dwarfs(model, n_samples=100, root=shared_data)
     assert list(dw["name"])[2] == "Draco" and len(dw) == 9 and set(prof) == set(dw["name"])
     draco = dw[2]

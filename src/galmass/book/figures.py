@@ -20,7 +20,7 @@ from galmass.sources.suites import SUITE_SPECS
 __all__ = ["BookRun", "open_run", "ratio_bands", "binned_prediction_grid", "tarp_panels", "marginal_coverage_grid",
            "uncertainty_vs_radius", "estimator_pdfs", "training_curves", "predicted_vs_true",
            "mass_profiles", "posterior_corner", "gaia_challenge_profiles", "dwarf_profiles",
-           "wolf_comparison"]
+           "wolf_comparison", "edge_profiles"]
 
 
 class BookRun(NamedTuple):
@@ -411,5 +411,31 @@ def wolf_comparison(summary):
     ax.set_ylim(lo, hi)
     ax.set_xlabel(r"LVDB Wolf: $\log_{10} M(<\frac{4}{3}R_h)\ [M_\odot]$")
     ax.set_ylabel(r"galmass: $\log_{10} M(<\frac{4}{3}R_h)\ [M_\odot]$")
+    fig.tight_layout()
+    return fig
+
+
+def edge_profiles(table):
+    """EDGE dwarfs: M_pred / M_true against f per line of sight (median, 16-84% band), one
+    panel per dwarf; ``table`` is :func:`galmass.book.realdata.evaluate_edge`'s."""
+    plt = _plt()
+    names = list(dict.fromkeys(np.asarray(table["dwarf"]).astype(str)))
+    fig, axes = plt.subplots(1, len(names), figsize=(5.0 * len(names), 3.6), squeeze=False, sharey=True)
+    for ax, name in zip(axes.flat, names):
+        sel = np.asarray(table["dwarf"]) == name
+        for j in sorted(set(np.asarray(table["los"])[sel])):
+            row = sel & (np.asarray(table["los"]) == j)
+            f = np.asarray(table["f"])[row]
+            true = np.asarray(table["log10_m_true"])[row]
+            ax.fill_between(f, 10 ** (np.asarray(table["log10_m_p16"])[row] - true),
+                            10 ** (np.asarray(table["log10_m_p84"])[row] - true), color="C0", alpha=0.08, lw=0)
+            ood = bool(np.asarray(table["ood"])[row][0])
+            ax.plot(f, 10 ** (np.asarray(table["log10_m_p50"])[row] - true), color="C3" if ood else "C0", lw=1,
+                    ls="--" if ood else "-")
+        ax.axhline(1, color="k", lw=1)
+        ax.set_yscale("log")
+        ax.set_title(f"{name} ({int(np.asarray(table['n_stars'])[sel][0])} stars; dashed: flagged)", fontsize=9)
+        ax.set_xlabel(r"$f = r / R_h$")
+    axes.flat[0].set_ylabel(r"$M_{pred} / M_{true}$ (median, 68% band)")
     fig.tight_layout()
     return fig

@@ -95,19 +95,10 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
-    from galmass.book.realdata import shared_data_dir
-    from galmass.errors import GalmassError
-    from galmass.evaluation.realism import (LVDB_RELATIVE_PATH, REALISM_TARGETS, read_lvdb_dwarfs, realism_checks,
-                                            realism_summary)
+    from galmass.book.universe import find_lvdb_dwarfs
+    from galmass.evaluation.realism import REALISM_TARGETS, realism_checks, realism_summary
 
-    path = lvdb_path
-    if not path:  # without the external data the comparison with real dwarfs is left out
-        try:
-            path = shared_data_dir() / LVDB_RELATIVE_PATH
-        except GalmassError:
-            path = None
-        path = path if path is not None and path.exists() else None
-    lvdb = read_lvdb_dwarfs(path) if path else None
+    lvdb = find_lvdb_dwarfs(lvdb_path)  # without the external data the comparison with real dwarfs is left out
     t = REALISM_TARGETS
     lines = ["realism (8 lines of sight, all stars; target in brackets; * = outside it)"]
     for name, gals in galaxies.items():

@@ -3,8 +3,9 @@
 Sarrato-Alós et al. (2025, A&A), final version (``../shared/paper/sarrato-alos-2025-final.md``).
 These are *references*: the book shows them beside what the run measures, in a column
 labelled "paper", and never uses them to compute anything. The paper's suites map to the
-mock suites by :attr:`galmass.sources.suites.SuiteSpec.analogue` (NIHAO -> ``core``,
-AURIGA -> ``cusp``, FIRE-2 -> ``heldout``); :func:`paper_suite` does the mapping.
+mock suites by :attr:`galmass.sources.suites.SuiteSpec.analogue` (NIHAO -> ``shaped_core``
+and ``core``, AURIGA -> ``shaped_cusp`` and ``cusp``, FIRE-2 -> ``tidal`` and ``heldout``);
+:func:`paper_suite` does the mapping.
 """
 
 from __future__ import annotations

@@ -161,8 +161,9 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
     Returns
     -------
     astropy.table.Table
-        One row per radius: ``f``, ``r_kpc`` (= f R_h), ``log10_m_p16``, ``log10_m_p50``,
-        ``log10_m_p84`` (percentiles of log10 M(< r) [Msun]). ``meta``: ``R_h`` [kpc],
+        One row per radius: ``f``, ``r_kpc`` (= f R_h), ``log10_m_p2_5``, ``log10_m_p16``,
+        ``log10_m_p50``, ``log10_m_p84``, ``log10_m_p97_5`` (percentiles of log10 M(< r)
+        [Msun]: the 68% and 95% bands and the median). ``meta``: ``R_h`` [kpc],
         ``sigma_los`` [km/s, intrinsic], ``v_p98`` [km/s], ``n_stars``, ``estimators``
         (name -> [radius kpc, log10 M]), ``ood`` (bool), ``ood_reason`` (str; empty when
         inside), and provenance (``sigma_los_obs``, ``v_p98_obs``, ``v_sys``, ``v_err_rms``,
@@ -198,13 +199,12 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
     t = Table()
     t["f"] = f
     t["r_kpc"] = f * inp["r_half"]
-    for k in ("p16", "p50", "p84"):
+    for k, q in PERCENTILES.items():
         t[f"log10_m_{k}"] = np.asarray(post[k][0], dtype=float)
+        t[f"log10_m_{k}"].description = f"{q:g}th percentile of the posterior of log10 M(< r) [Msun]"
     t["r_kpc"].unit = "kpc"
     t["f"].description = "radius in units of the projected half-number radius R_h"
     t["r_kpc"].description = "radius f R_h"
-    for k, q in (("p16", "16th"), ("p50", "50th"), ("p84", "84th")):
-        t[f"log10_m_{k}"].description = f"{q} percentile of the posterior of log10 M(< r) [Msun]"
     model_dir = (str(model) if isinstance(model, (str, Path)) else
                  "default (galmass/default_model)" if model is None else "in memory")
     t.meta.update({
@@ -235,14 +235,21 @@ def check_n_samples(n_samples: Any, what: str = "n_samples") -> int:
     return int(n_samples)
 
 
+#: Posterior percentiles in a prediction table (column ``log10_m_<key>``): the median and the
+#: 68% and 95% bands.
+PERCENTILES = {"p2_5": 2.5, "p16": 16.0, "p50": 50.0, "p84": 84.0, "p97_5": 97.5}
+
+
 def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | None) -> dict:
+    """:data:`PERCENTILES` of the posterior samples, each (1, n_radii)."""
     import torch
 
     before = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
     try:
-        return mdl.predict(inp["map1"], inp["map2"], inp["scalars"], n_samples=n_samples, seed=seed)
+        s = mdl.sample(inp["map1"], inp["map2"], inp["scalars"], n_samples=n_samples, seed=seed)
+        return dict(zip(PERCENTILES, np.percentile(s, list(PERCENTILES.values()), axis=0)))
     finally:
         if num_threads is not None:
             torch.set_num_threads(before)

@@ -19,10 +19,10 @@ def format_prediction(table) -> str:
              f"sigma_los = {m['sigma_los']:.4g} km/s, v_p98 = {m['v_p98']:.4g} km/s"
              + (f" (observed sigma {m['sigma_los_obs']:.4g} km/s, rms error {m['v_err_rms']:.3g} km/s)"
                 if m.get("v_err_rms") is not None else "")]
-    lines.append(f"{'f':>5} {'r_kpc':>9} {'log10_m_p16':>12} {'log10_m_p50':>12} {'log10_m_p84':>12}")
+    cols = [c for c in table.colnames if c.startswith("log10_m_")]
+    lines.append(f"{'f':>5} {'r_kpc':>9} " + " ".join(f"{c:>13}" for c in cols))
     for row in table:
-        lines.append(f"{row['f']:5.2f} {row['r_kpc']:9.4f} {row['log10_m_p16']:12.3f} "
-                     f"{row['log10_m_p50']:12.3f} {row['log10_m_p84']:12.3f}")
+        lines.append(f"{row['f']:5.2f} {row['r_kpc']:9.4f} " + " ".join(f"{row[c]:13.3f}" for c in cols))
     lines.append("# literature estimators: name, r_kpc, log10_m")
     for key, (r, lm) in m["estimators"].items():
         lines.append(f"# {key:<15s} {r:9.4f} {lm:12.3f}")
