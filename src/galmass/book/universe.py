@@ -91,7 +91,7 @@ def realism_markdown(checks: dict[str, dict[str, Any]]) -> str:
     first = next(iter(checks.values()))
     ref = f" (MW dwarfs {first['lvdb_ellipticity_median']:.2f})" if "lvdb_ellipticity_median" in first else ""
     rows.append(("median projected ellipticity", f"≥ {t['ellipticity_median_min']}{ref}",
-                 [cell(f"{c['ellipticity_median']:.2f}", c["ellipticity_ok"]) for c in checks.values()]))
+                 [cell(f"{c['ellipticity_median']:.3f}", c["ellipticity_ok"]) for c in checks.values()]))
     rows.append(("largest v_rot/σ", f"≥ {t['v_rot_over_sigma_max_min']}",
                  [cell(f"{c['v_rot_over_sigma_max']:.2f}", c["v_rot_ok"]) for c in checks.values()]))
     lo, hi = DWARF_WINDOW
