@@ -238,3 +238,27 @@ def test_torch_dataset_and_loader(built):
     assert set(arrays["suite"]) == {"cusp"} and arrays["scalars"].shape == (24, 3)
     with pytest.raises(GalmassError, match="unknown split"):
         load_arrays(root / "dataset", split="training")
+
+
+def test_dirty_catalogue_dataset_through_the_build(built, tmp_path, client):
+    """The nuisances of issue #19 reach the Dask build and are recorded with the dataset; a
+    clean dataset's parameters do not mention them."""
+    import json
+
+    from galmass.dataset import build_dataset
+
+    root, _ = built
+    dirty = DatasetConfig(n_los=2, map_size=16, shard_size=4, min_stars=20, n_sample_range=(20, 100),
+                          v_err_range=(1.0, 3.0), binary_fraction_range=(0.0, 0.7),
+                          foreground_fraction_range=(0.0, 0.3), estimate_centre=True)
+    res = build_dataset(dirty, ("cusp",), root / "suites", tmp_path / "dirty", seed=SEED, client=client,
+                        progress=False)
+    params = json.loads((tmp_path / "dirty" / "cusp" / "manifest.json").read_text())
+    assert params["binary_fraction_range"] == [0.0, 0.7] and params["estimate_centre"] is True
+    clean = json.loads((root / "dataset" / "cusp" / "manifest.json").read_text())
+    assert "binary_fraction_range" not in clean
+    rows = [_shard_arrays(p) for p in res.shards["cusp"]]
+    n = np.concatenate([r["n_sample"] for r in rows])
+    assert n.min() >= 2 and n.max() <= 143  # 20-100 members drawn, plus up to 30% foreground left by the cut
+    labels = np.concatenate([r["labels"] for r in rows])
+    assert np.all(np.isfinite(labels))

@@ -77,11 +77,23 @@ class DatasetConfig:
     n_sample_range : (int, int) or None
         Observational realism: each projection keeps a star count drawn log-uniformly in
         this range (real spectroscopic samples have ~100-3000 members) instead of
-        ``min(n_particles, n_max_sample)``. None: the paper's rule.
+        ``min(n_particles, n_max_sample)``. None: the paper's rule. With foreground
+        (``foreground_fraction_range``) this counts the member stars drawn; the catalogue
+        adds its foreground, the membership cut removes most of it.
     v_err_range : (float, float) or None
         Observational realism: Gaussian velocity errors whose typical value per projection
         is uniform in this range [km/s] (0.2 dex star-to-star scatter), removed from
         ``sigma_los``/``v_p98`` as at prediction time. None: exact velocities (the paper).
+    binary_fraction_range : (float, float) or None
+        Dirty catalogues (:mod:`galmass.observe.nuisances`): the fraction of member stars in
+        unresolved binaries per projection, uniform in this range. None: no binaries.
+    foreground_fraction_range : (float, float) or None
+        Dirty catalogues: the fraction of Milky Way foreground stars in the catalogue per
+        projection, uniform in this range; a fitted membership mixture then cuts at
+        ``p_member >= 0.5`` as ``predict`` does. None: no foreground.
+    estimate_centre : bool
+        Dirty catalogues: centre and systemic velocity estimated from the stars as
+        ``predict`` estimates them (otherwise the true centre).
     """
 
     n_los: int = 16
@@ -98,6 +110,10 @@ class DatasetConfig:
     shard_size: int = 50
     n_sample_range: tuple[int, int] | None = None
     v_err_range: tuple[float, float] | None = None
+    binary_fraction_range: tuple[float, float] | None = None
+    foreground_fraction_range: tuple[float, float] | None = None
+    estimate_centre: bool = False
+
 
 
 @dataclass
@@ -324,6 +340,21 @@ def _check_dataset(d: DatasetConfig, path: Path) -> None:
             raise GalmassError(f"config {path}: dataset.v_err_range must be two numbers [km/s] "
                                f"with 0 < low <= high, got {d.v_err_range!r}")
         d.v_err_range = (a, b)
+    for key, top in (("binary_fraction_range", 1.0), ("foreground_fraction_range", 0.9)):
+        value = getattr(d, key)
+        if value is None:
+            continue
+        try:
+            a, b = (float(v) for v in value)
+            ok = 0.0 <= a <= b <= top
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise GalmassError(f"config {path}: dataset.{key} must be two numbers with 0 <= low <= high <= {top:g}, "
+                               f"got {value!r}")
+        setattr(d, key, (a, b))
+    if not isinstance(d.estimate_centre, bool):
+        raise GalmassError(f"config {path}: dataset.estimate_centre must be true or false")
     if not isinstance(d.balance, bool):
         raise GalmassError(f"config {path}: dataset.balance must be true or false")
     if not (0.0 <= float(d.validation_fraction) < 1.0 and 0.0 <= float(d.test_fraction) < 1.0

@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     pr.add_argument("--distance", type=float, help="distance [kpc], for ra/dec positions")
     pr.add_argument("--p-member-min", type=float, default=0.5,
                     help="drop stars with a membership probability below this [0.5]")
+    pr.add_argument("--fit-membership", action="store_true",
+                    help="the catalogue has no p_member: fit a member + foreground mixture and drop "
+                         "stars below --p-member-min (the step that makes training catalogues' membership)")
     pr.add_argument("--format", choices=("auto", "table", "walker", "gaia"), default="auto",
                     help="catalogue format [auto]")
     pr.add_argument("--n-samples", type=int, default=1000, help="posterior samples [1000]")
@@ -77,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
     _check_predict_args(args)  # outputs, options: refused before any work
     cat = read_catalog(args.catalog, distance_kpc=args.distance, p_member_min=args.p_member_min,
                        format=args.format)
+    if args.fit_membership:
+        from galmass.predict.membership import fit_membership
+
+        cat = fit_membership(cat, args.p_member_min)
+        print(f"galmass: membership fitted (member + foreground mixture): kept {cat.n_stars} of "
+              f"{cat.n_stars + cat.meta['n_dropped_p_member']} stars", file=sys.stderr)
     table = predict(cat, model=args.model, n_samples=args.n_samples)
     if args.out:  # outputs first: a failure to write them is then the only line on stderr
         write_prediction(table, args.out)

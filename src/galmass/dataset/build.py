@@ -17,6 +17,7 @@ from galmass.config import DatasetConfig
 from galmass.constants import RADII_F
 from galmass.dataset.project import SCALAR_NAMES, _est_names, _n_est, project_galaxy, projection_rng
 from galmass.errors import GalmassError, one_line
+from galmass.observe.nuisances import Nuisances
 from galmass.files import atomic_path, atomic_write_json, directory_lock, h5_dataset, move_aside, write_checksum
 from galmass.sources.storage import _read_manifest, read_all_hdf5, read_shard_entries, shard_state
 from galmass.stages import fingerprint
@@ -38,6 +39,13 @@ class _ShardTask:
     params: str  # JSON of the build parameters
 
 
+def _nuisances(params: dict[str, Any]):
+    """The observational nuisances of a dataset's build parameters."""
+    return Nuisances(v_err_range=params.get("v_err_range"), binary_fraction_range=params.get("binary_fraction_range"),
+                     foreground_fraction_range=params.get("foreground_fraction_range"),
+                     estimate_centre=bool(params.get("estimate_centre", False)))
+
+
 def _run_shard(task: _ShardTask) -> dict[str, Any]:
     params = json.loads(task.params)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ROW_KEYS}
@@ -56,8 +64,7 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
                         params["map_size"], n_min_sample=params["n_min_sample"],
                         n_max_sample=params["n_max_sample"], min_stars=params["min_stars"],
                         kde_bandwidth=params["kde_bandwidth"],
-                        n_sample_range=params.get("n_sample_range"),
-                        v_err_range=params.get("v_err_range"))
+                        n_sample_range=params.get("n_sample_range"), nuisances=_nuisances(params))
                 except GalmassError as exc:
                     reason = one_line(exc)
             if reason:
@@ -226,6 +233,13 @@ def _build_dataset(p: DatasetConfig, suites: Sequence[str], suites_dir: Path, ou
                     "shard_size": int(p.shard_size), "seed": int(seed),
                     "n_sample_range": None if p.n_sample_range is None else [int(v) for v in p.n_sample_range],
                     "v_err_range": None if p.v_err_range is None else [float(v) for v in p.v_err_range]}
+    if Nuisances(binary_fraction_range=p.binary_fraction_range, foreground_fraction_range=p.foreground_fraction_range,
+                 estimate_centre=p.estimate_centre).dirty:  # recorded only when used, so clean datasets keep their parameters
+        build_params.update(
+            binary_fraction_range=None if p.binary_fraction_range is None else [float(v) for v in p.binary_fraction_range],
+            foreground_fraction_range=(None if p.foreground_fraction_range is None
+                                       else [float(v) for v in p.foreground_fraction_range]),
+            estimate_centre=bool(p.estimate_centre))
     params_json = json.dumps(build_params, sort_keys=True)
     plan = {s: _suite_sources(suites_dir, s) for s in dict.fromkeys(suites)}
     tasks: list[_ShardTask] = []

@@ -12,6 +12,7 @@ from galmass.constants import RADII_F
 from galmass.errors import GalmassError
 from galmass.observe.estimators import ESTIMATORS, apply_all
 from galmass.observe.inputs import KDE_BANDWIDTHS, make_inputs
+from galmass.observe.nuisances import Nuisances, observe_stars
 from galmass.observe.projection import (draw_sample_sizes, draw_velocity_errors, fibonacci_directions, project,
                                         project_all, subsample_size)
 from galmass.sources.galaxy import Galaxy
@@ -44,7 +45,8 @@ def projection_rng(seed: int, suite: str, index: int) -> np.random.Generator:
 def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_size: int, *,
                    n_min_sample: int = 200, n_max_sample: int = 10_000, min_stars: int = 50,
                    kde_bandwidth: str = "paper", n_sample_range: Sequence[int] | None = None,
-                   v_err_range: Sequence[float] | None = None) -> dict[str, np.ndarray]:
+                   v_err_range: Sequence[float] | None = None,
+                   nuisances: Nuisances | None = None) -> dict[str, np.ndarray]:
     """All ``n_los`` projections of a galaxy as CNN inputs and labels.
 
     Each line of sight gets its own random sub-sample of
@@ -80,6 +82,12 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
         use the observed velocities, ``sigma_los`` and ``v_p98`` are corrected for the
         errors (:func:`~galmass.observe.projection.correct_for_errors`) and the estimators subtract
         them, exactly as :func:`galmass.predict.predict` does with a catalogue's ``v_err``.
+    nuisances : Nuisances, optional
+        Dirty catalogues (issue #19): field, binaries, foreground with a fitted membership
+        cut, velocity errors, estimated centre and systemic velocity
+        (:func:`galmass.observe.nuisances.observe_stars`). The inputs, estimators and labels
+        then use the reduced catalogue; the labels are the true M(< f R_h) at the catalogue's
+        own R_h, the radius ``predict`` reports. Excludes ``v_err_range`` (give it here).
 
     Returns
     -------
@@ -111,31 +119,48 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
         sizes = draw_sample_sizes(n, n_los, rng, n_sample_range, min_stars)
         projs = [project(galaxy, d, rng, n_sample=int(k), los_index=i, min_stars=min_stars)
                  for i, (d, k) in enumerate(zip(fibonacci_directions(n_los), sizes))]
-    # observed velocities (with errors when asked), then the inputs exactly as predict makes them
-    vel, errs = [], []
+    dirty = nuisances is not None and nuisances.dirty
+    if nuisances is not None and v_err_range is not None:
+        raise GalmassError("project_galaxy: give v_err_range inside nuisances, not both")
+    # observed stars (errors, and dirty catalogues when asked), then the inputs exactly as predict makes them
+    xs, ys, vel, errs = [], [], [], []
     for p in projs:
+        if dirty:
+            obs = observe_stars(p.x, p.y, p.v_los, p.r_half, rng, nuisances, name=f"galaxy {galaxy.name!r}")
+            xs.append(obs.x)
+            ys.append(obs.y)
+            vel.append(obs.v)
+            errs.append(obs.v_err)
+            continue
         v, err = p.v_los, None
-        if v_err_range is not None:
-            err = draw_velocity_errors(len(v), rng, v_err_range)
+        v_range = v_err_range if nuisances is None else nuisances.v_err_range
+        if v_range is not None:
+            err = draw_velocity_errors(len(v), rng, v_range)
             v = v + rng.normal(0.0, err)
             v = v - v.mean()
+        xs.append(p.x)
+        ys.append(p.y)
         vel.append(v)
         errs.append(err)
-    inp = make_inputs([p.x for p in projs], [p.y for p in projs], vel, map_size, v_err=errs,
-                      kde_bandwidth=kde_bandwidth, name=f"galaxy {galaxy.name!r}")
+    inp = make_inputs(xs, ys, vel, map_size, v_err=errs, kde_bandwidth=kde_bandwidth, name=f"galaxy {galaxy.name!r}")
+    r_half = inp["scalars"][:, 0]
+    if dirty:  # the truth at the radii predict reports: f times the catalogue's own R_h
+        labels = np.log10(np.array([galaxy.enclosed_mass(RADII_F * rh) for rh in r_half], dtype=np.float64))
+    else:
+        labels = np.array([p.log10_mass for p in projs], dtype=np.float64)
     out = {
         "map1": inp["map1"],
         "map2": inp["map2"],
         "scalars": inp["scalars"],
-        "labels": np.array([p.log10_mass for p in projs], dtype=np.float64),
+        "labels": labels,
         "los": np.array([p.los_index for p in projs], dtype=np.int32),
         "direction": np.array([p.direction for p in projs], dtype=np.float64),
-        "n_sample": np.array([p.n_stars for p in projs], dtype=np.int32),
+        "n_sample": np.array([len(v) for v in vel], dtype=np.int32),
     }
-    # the literature estimators (Sect. 3) on the same sub-sample, and the truth at their radii
+    # the literature estimators (Sect. 3) on the same stars, and the truth at their radii
     est_m, est_t = [], []
-    for p, v, err in zip(projs, vel, errs):
-        res = apply_all(p.R, v, p.r_half, v_err=err)
+    for R, v, rh, err in zip(inp["R"], vel, r_half, errs):
+        res = apply_all(R, v, float(rh), v_err=err)
         est_m.append([np.log10(res[k][1]) for k in ESTIMATORS])
         est_t.append([np.log10(float(galaxy.enclosed_mass(res[k][0]))) for k in ESTIMATORS])
     out["est_log_mass"] = np.array(est_m, dtype=np.float64)

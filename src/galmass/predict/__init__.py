@@ -99,9 +99,10 @@ from galmass.predict.catalogue import (COLUMN_ALIASES, MIN_N_SAMPLES, MIN_STARS,
                                        CatalogueWarning)
 from galmass.predict.readers import read_catalog, read_gaia_challenge, read_walker_catalog
 from galmass.predict.report import check_outputs, format_prediction, plot_profile, write_prediction
+from galmass.predict.membership import fit_membership
 from galmass.predict.sky import find_centre, gnomonic, inverse_gnomonic
 
 __all__ = ["Catalog", "COLUMN_ALIASES", "MIN_STARS", "read_catalog", "read_walker_catalog",
-           "read_gaia_challenge", "find_centre", "gnomonic", "inverse_gnomonic", "prepare_inputs",
+           "read_gaia_challenge", "fit_membership", "find_centre", "gnomonic", "inverse_gnomonic", "prepare_inputs",
            "training_preprocessing", "load_model", "predict", "format_prediction", "write_prediction",
            "plot_profile", "check_outputs", "check_n_samples", "CatalogueWarning", "MIN_N_SAMPLES"]

@@ -217,6 +217,8 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         "catalogue": catalog.name, "catalogue_path": catalog.meta.get("path"),
         "n_dropped_duplicates": int(catalog.meta.get("n_dropped_duplicates", 0)),
         "centre": _plain(catalog.meta.get("centre")),
+        "membership": catalog.meta.get("membership", "catalogue p_member" if catalog.p_member is not None
+                                       else "all stars members"),
         "distance_kpc": catalog.meta.get("distance_kpc"), "model": model_dir,
         "n_samples": int(n_samples), "seed": int(seed), "kde_bandwidth": kde_bandwidth,
     })

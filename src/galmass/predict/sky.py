@@ -1,4 +1,5 @@
-"""Sky geometry: the gnomonic (tangent-plane) projection and the robust centre of a star catalogue."""
+"""Sky geometry: the gnomonic (tangent-plane) projection and the robust centre of a star catalogue
+(:func:`galmass.observe.nuisances.find_centre`, which the dataset build also uses)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import numpy as np
 
 from galmass.errors import GalmassError
+from galmass.observe.nuisances import find_centre  # the same centring as in training
 
 
 # --------------------------------------------------------------------------- geometry
@@ -35,34 +37,6 @@ def inverse_gnomonic(xi: np.ndarray, eta: np.ndarray, ra0: float, dec0: float) -
     a = a0 + np.arctan2(xi, denom)
     d = np.arctan2(np.sin(d0) + eta * np.cos(d0), np.hypot(xi, denom))
     return np.degrees(a) % 360.0, np.degrees(d)
-
-
-def find_centre(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
-                clip: float = 3.0, max_iter: int = 20, tol: float = 1e-6) -> tuple[float, float]:
-    """Robust membership-weighted centre of positions ``x, y`` (any unit).
-
-    Start from the weighted mean of all stars; then repeatedly take the weighted mean of the
-    stars within ``clip`` times the (unweighted) median distance from the current centre,
-    until the centre moves by less than ``tol`` times that median distance (at most
-    ``max_iter`` times).
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, float)
-    if not np.sum(w) > 0:
-        raise GalmassError("membership weights sum to zero; cannot find the centre")
-    cx, cy = np.average(x, weights=w), np.average(y, weights=w)
-    for _ in range(max_iter):
-        R = np.hypot(x - cx, y - cy)
-        med = float(np.median(R))
-        sel = R <= clip * med
-        if med == 0 or not np.sum(w[sel]) > 0:
-            break
-        nx, ny = np.average(x[sel], weights=w[sel]), np.average(y[sel], weights=w[sel])
-        moved = math.hypot(nx - cx, ny - cy)
-        cx, cy = nx, ny
-        if moved < tol * med:
-            break
-    return float(cx), float(cy)
 
 
 def _sky_centre(ra, dec, w) -> tuple[float, float]:

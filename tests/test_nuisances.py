@@ -1,0 +1,149 @@
+"""Dirty catalogues in the dataset build (issue #19): the same reduction as predict's."""
+
+import numpy as np
+import pytest
+
+from galmass.constants import RADII_F
+from galmass.errors import GalmassError
+from galmass.observe.nuisances import Nuisances, find_centre, observe_stars
+from galmass.predict import prepare_inputs, read_catalog
+
+S = 16
+DIRTY = Nuisances(v_err_range=(1.0, 3.0), binary_fraction_range=(0.3, 0.6), foreground_fraction_range=(0.1, 0.3),
+                  estimate_centre=True)
+
+
+@pytest.fixture(scope="module")
+def galaxy():
+    from galmass.sources.suites import load_suite
+    return load_suite("cusp", 1, 2, n_max_stars=3000)[0]
+
+
+def _plummer(n, rng, a=0.3, sigma=8.0):
+    u = rng.uniform(size=n)
+    R = a * np.sqrt(u / (1 - u))
+    phi = rng.uniform(0, 2 * np.pi, n)
+    return R * np.cos(phi), R * np.sin(phi), rng.normal(0.0, sigma, n)
+
+
+def test_clean_nuisances_leave_the_dataset_bit_identical(galaxy):
+    """Velocity errors alone go through the old code path: same random draws, same rows."""
+    from galmass.dataset import project_galaxy
+
+    kw = dict(n_sample_range=(100, 400), min_stars=20)
+    a = project_galaxy(galaxy, 3, np.random.default_rng(1), S, v_err_range=(1.0, 3.0), **kw)
+    b = project_galaxy(galaxy, 3, np.random.default_rng(1), S, nuisances=Nuisances(v_err_range=(1.0, 3.0)), **kw)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    with pytest.raises(GalmassError, match="not both"):
+        project_galaxy(galaxy, 3, np.random.default_rng(1), S, v_err_range=(1.0, 3.0), nuisances=DIRTY, **kw)
+
+
+def test_dirty_projections_have_true_labels_at_their_own_r_half(galaxy):
+    from galmass.dataset import project_galaxy
+
+    out = project_galaxy(galaxy, 4, np.random.default_rng(2), S, n_sample_range=(300, 1000), min_stars=20,
+                         nuisances=DIRTY)
+    assert all(np.all(np.isfinite(v)) for v in out.values())
+    rh = out["scalars"][:, 0]
+    expected = np.log10([galaxy.enclosed_mass(RADII_F * r) for r in rh])
+    np.testing.assert_allclose(out["labels"], expected, rtol=0, atol=1e-12)
+    again = project_galaxy(galaxy, 4, np.random.default_rng(2), S, n_sample_range=(300, 1000), min_stars=20,
+                           nuisances=DIRTY)
+    for k in out:
+        np.testing.assert_array_equal(out[k], again[k])
+
+
+def test_training_reduction_is_predicts_reduction():
+    """The kept stars, their centre and systemic velocity are what predict makes of the same
+    catalogue (membership cut 0.5, robust p_member-weighted centre, mean velocity)."""
+    rng = np.random.default_rng(3)
+    x, y, v = _plummer(1500, rng)
+    x, y = x + 0.05, y - 0.03  # the catalogue's centre is not the true one after contamination
+    obs = observe_stars(x, y, v, 0.3, np.random.default_rng(4), DIRTY)
+    assert 0 < obs.centre_offset < 0.2
+    # rebuild the reduced catalogue before centring and give it to predict
+    cx, cy = find_centre(obs.x, obs.y, obs.p_member)
+    assert abs(cx) < 1e-12 and abs(cy) < 1e-12  # the kept stars are centred on their own centre
+    cat = read_catalog({"x": obs.x + 1.0, "y": obs.y - 2.0, "v_los": obs.v + 250.0, "v_err": obs.v_err,
+                        "p_member": obs.p_member})
+    assert cat.meta["centre"]["x"] == pytest.approx(1.0, abs=1e-9)
+    assert cat.meta["centre"]["y"] == pytest.approx(-2.0, abs=1e-9)
+    got = prepare_inputs(cat, S, n_max_sample=10_000)
+    assert got["n_stars"] == obs.v.size
+    assert got["v_sys"] == pytest.approx(250.0, abs=1e-9)
+
+
+def test_foreground_is_mostly_removed_and_binaries_inflate_the_dispersion():
+    rng = np.random.default_rng(5)
+    x, y, v = _plummer(3000, rng, sigma=4.0)
+    fg = observe_stars(x, y, v, 0.3, np.random.default_rng(6),
+                       Nuisances(foreground_fraction_range=(0.3, 0.3), v_err_range=(1.0, 1.0)))
+    assert fg.foreground_fraction == 0.3
+    assert fg.n_catalogue > fg.v.size  # the cut removed stars
+    assert np.mean(~fg.is_member) < 0.08  # from 30% foreground to a few per cent
+    clean_sigma = np.std(v[np.hypot(x, y) <= 0.9])
+    assert abs(np.sqrt(max(np.var(fg.v) - 1.0, 0)) / clean_sigma - 1) < 0.25
+    bn = observe_stars(x, y, v, 0.3, np.random.default_rng(7), Nuisances(binary_fraction_range=(0.5, 0.5)))
+    assert np.all(bn.is_member) and np.all(bn.p_member == 1)
+    singles = observe_stars(x, y, v, 0.3, np.random.default_rng(7), Nuisances(binary_fraction_range=(0.0, 0.0)))
+    np.testing.assert_array_equal(singles.x, bn.x)  # the same field and stars, without binaries
+    assert np.std(bn.v) > 1.1 * np.std(singles.v)
+
+
+def test_nuisance_ranges_are_checked():
+    with pytest.raises(GalmassError, match="binary_fraction_range"):
+        Nuisances(binary_fraction_range=(0.5, 1.5))
+    with pytest.raises(GalmassError, match="foreground_fraction_range"):
+        Nuisances(foreground_fraction_range=(0.2, 0.1))
+    assert not Nuisances(v_err_range=(1, 2)).dirty and Nuisances(estimate_centre=True).dirty
+
+
+def test_config_accepts_and_checks_the_nuisances(tmp_path):
+    from galmass.config import load_config
+
+    good = tmp_path / "good.yaml"
+    good.write_text("profile: t\ndataset:\n  binary_fraction_range: [0, 0.7]\n  foreground_fraction_range: [0, 0.3]\n"
+                    "  estimate_centre: true\n")
+    d = load_config(good).dataset
+    assert d.binary_fraction_range == (0.0, 0.7) and d.foreground_fraction_range == (0.0, 0.3) and d.estimate_centre
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: t\ndataset:\n  foreground_fraction_range: [0, 0.95]\n")
+    with pytest.raises(GalmassError, match="foreground_fraction_range"):
+        load_config(bad)
+
+
+def test_predict_fits_membership_when_the_catalogue_has_none():
+    from galmass.observe.contamination import draw_foreground
+    from galmass.predict import fit_membership
+
+    rng = np.random.default_rng(8)
+    x, y, v = _plummer(1600, rng)
+    x, y, v = (a[np.hypot(x, y) < 1.5][:800] for a in (x, y, v))  # one field for members and foreground
+    fx, fy, fv = draw_foreground(200, rng, 1.5, 30.0, 70.0)
+    cat = read_catalog({"x": np.r_[x, fx] + 0.5, "y": np.r_[y, fy], "v_los": np.r_[v, fv] + 100.0})
+    fitted = fit_membership(cat)
+    assert fitted.meta["membership"] == "fitted mixture"
+    assert 780 <= fitted.n_stars < 880  # most of the 200 foreground stars are gone, the members kept
+    assert fitted.meta["membership_fit"]["sigma_kms"] == pytest.approx(8.0, rel=0.1)
+    assert np.all(fitted.p_member >= 0.5)
+    with pytest.raises(GalmassError, match="already has p_member"):
+        fit_membership(fitted)
+
+
+def test_cli_fit_membership(tmp_path, capsys):
+    from astropy.table import Table
+
+    from galmass.cli import main
+    from galmass.observe.contamination import draw_foreground
+
+    rng = np.random.default_rng(9)
+    x, y, v = _plummer(1000, rng)
+    x, y, v = (a[np.hypot(x, y) < 1.5][:500] for a in (x, y, v))
+    fx, fy, fv = draw_foreground(100, rng, 1.5, 30.0, 70.0)
+    path = tmp_path / "dirty.csv"
+    Table({"x": np.r_[x, fx], "y": np.r_[y, fy], "v_los": np.r_[v, fv]}).write(path)
+    out = tmp_path / "p.ecsv"
+    assert main(["predict", str(path), "--fit-membership", "--out", str(out), "--n-samples", "200"]) == 0
+    assert "membership fitted" in capsys.readouterr().err
+    assert Table.read(out).meta["membership"] == "fitted mixture"
