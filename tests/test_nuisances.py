@@ -147,3 +147,26 @@ def test_cli_fit_membership(tmp_path, capsys):
     assert main(["predict", str(path), "--fit-membership", "--out", str(out), "--n-samples", "200"]) == 0
     assert "membership fitted" in capsys.readouterr().err
     assert Table.read(out).meta["membership"] == "fitted mixture"
+
+
+def test_weighted_membership_inputs_are_predicts():
+    """With membership weights, the training inputs of a dirty projection equal predict's
+    inputs for the same catalogue and p_member (--p-member-weights)."""
+    from galmass.observe.inputs import make_inputs
+
+    rng = np.random.default_rng(10)
+    x, y, v = _plummer(1500, rng)
+    nu = Nuisances(v_err_range=(1.0, 3.0), foreground_fraction_range=(0.2, 0.2), estimate_centre=True,
+                   membership_weights=True)
+    obs = observe_stars(x, y, v, 0.3, np.random.default_rng(11), nu)
+    assert obs.p_member.min() >= 0.05 and obs.p_member.min() < 0.5  # uncertain stars are kept, weighted
+    assert abs(np.average(obs.v, weights=obs.p_member)) < 1e-9
+    train = make_inputs([obs.x], [obs.y], [obs.v], S, v_err=[obs.v_err], weights=[obs.p_member])
+    cat = read_catalog({"x": obs.x, "y": obs.y, "v_los": obs.v + 80.0, "v_err": obs.v_err, "p_member": obs.p_member},
+                       centre="origin", p_member_min=0.05)
+    got = prepare_inputs(cat, S, v_sys="weighted", membership_weights=True, n_max_sample=10_000)
+    np.testing.assert_allclose(got["scalars"], train["scalars"], rtol=1e-9)
+    for k in ("map1", "map2"):
+        np.testing.assert_allclose(got[k], train[k], rtol=1e-5, atol=1e-6 * train[k].max())
+    cut = prepare_inputs(cat, S, v_sys="weighted", n_max_sample=10_000)  # weights not used: differs
+    assert not np.allclose(cut["scalars"], train["scalars"], rtol=1e-6)

@@ -94,6 +94,9 @@ class DatasetConfig:
     estimate_centre : bool
         Dirty catalogues: centre and systemic velocity estimated from the stars as
         ``predict`` estimates them (otherwise the true centre).
+    membership_weights : bool
+        Dirty catalogues: weight the stars by their fitted ``p_member`` instead of cutting
+        at 0.5 (``predict`` then weights a catalogue's ``p_member`` the same way).
     """
 
     n_los: int = 16
@@ -113,6 +116,7 @@ class DatasetConfig:
     binary_fraction_range: tuple[float, float] | None = None
     foreground_fraction_range: tuple[float, float] | None = None
     estimate_centre: bool = False
+    membership_weights: bool = False
 
 
 
@@ -353,8 +357,9 @@ def _check_dataset(d: DatasetConfig, path: Path) -> None:
             raise GalmassError(f"config {path}: dataset.{key} must be two numbers with 0 <= low <= high <= {top:g}, "
                                f"got {value!r}")
         setattr(d, key, (a, b))
-    if not isinstance(d.estimate_centre, bool):
-        raise GalmassError(f"config {path}: dataset.estimate_centre must be true or false")
+    for key in ("estimate_centre", "membership_weights"):
+        if not isinstance(getattr(d, key), bool):
+            raise GalmassError(f"config {path}: dataset.{key} must be true or false")
     if not isinstance(d.balance, bool):
         raise GalmassError(f"config {path}: dataset.balance must be true or false")
     if not (0.0 <= float(d.validation_fraction) < 1.0 and 0.0 <= float(d.test_fraction) < 1.0

@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     pr.add_argument("--fit-membership", action="store_true",
                     help="the catalogue has no p_member: fit a member + foreground mixture and drop "
                          "stars below --p-member-min (the step that makes training catalogues' membership)")
+    pr.add_argument("--p-member-weights", action="store_true", default=None,
+                    help="weight the stars by p_member in the inputs instead of trusting every star kept "
+                         "(lower --p-member-min to keep the uncertain ones); default: as the model was trained")
     pr.add_argument("--format", choices=("auto", "table", "walker", "gaia"), default="auto",
                     help="catalogue format [auto]")
     pr.add_argument("--n-samples", type=int, default=1000, help="posterior samples [1000]")
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         cat = fit_membership(cat, args.p_member_min)
         print(f"galmass: membership fitted (member + foreground mixture): kept {cat.n_stars} of "
               f"{cat.n_stars + cat.meta['n_dropped_p_member']} stars", file=sys.stderr)
-    table = predict(cat, model=args.model, n_samples=args.n_samples)
+    table = predict(cat, model=args.model, n_samples=args.n_samples, membership_weights=args.p_member_weights)
     if args.out:  # outputs first: a failure to write them is then the only line on stderr
         write_prediction(table, args.out)
     if args.plot:

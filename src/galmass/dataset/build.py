@@ -43,7 +43,8 @@ def _nuisances(params: dict[str, Any]):
     """The observational nuisances of a dataset's build parameters."""
     return Nuisances(v_err_range=params.get("v_err_range"), binary_fraction_range=params.get("binary_fraction_range"),
                      foreground_fraction_range=params.get("foreground_fraction_range"),
-                     estimate_centre=bool(params.get("estimate_centre", False)))
+                     estimate_centre=bool(params.get("estimate_centre", False)),
+                     membership_weights=bool(params.get("membership_weights", False)))
 
 
 def _run_shard(task: _ShardTask) -> dict[str, Any]:
@@ -234,12 +235,12 @@ def _build_dataset(p: DatasetConfig, suites: Sequence[str], suites_dir: Path, ou
                     "n_sample_range": None if p.n_sample_range is None else [int(v) for v in p.n_sample_range],
                     "v_err_range": None if p.v_err_range is None else [float(v) for v in p.v_err_range]}
     if Nuisances(binary_fraction_range=p.binary_fraction_range, foreground_fraction_range=p.foreground_fraction_range,
-                 estimate_centre=p.estimate_centre).dirty:  # recorded only when used, so clean datasets keep their parameters
+                 estimate_centre=p.estimate_centre, membership_weights=p.membership_weights).dirty:  # recorded only when used, so clean datasets keep their parameters
         build_params.update(
             binary_fraction_range=None if p.binary_fraction_range is None else [float(v) for v in p.binary_fraction_range],
             foreground_fraction_range=(None if p.foreground_fraction_range is None
                                        else [float(v) for v in p.foreground_fraction_range]),
-            estimate_centre=bool(p.estimate_centre))
+            estimate_centre=bool(p.estimate_centre), membership_weights=bool(p.membership_weights))
     params_json = json.dumps(build_params, sort_keys=True)
     plan = {s: _suite_sources(suites_dir, s) for s in dict.fromkeys(suites)}
     tasks: list[_ShardTask] = []

@@ -123,7 +123,7 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
     if nuisances is not None and v_err_range is not None:
         raise GalmassError("project_galaxy: give v_err_range inside nuisances, not both")
     # observed stars (errors, and dirty catalogues when asked), then the inputs exactly as predict makes them
-    xs, ys, vel, errs = [], [], [], []
+    xs, ys, vel, errs, ws = [], [], [], [], []
     for p in projs:
         if dirty:
             obs = observe_stars(p.x, p.y, p.v_los, p.r_half, rng, nuisances, name=f"galaxy {galaxy.name!r}")
@@ -131,6 +131,7 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
             ys.append(obs.y)
             vel.append(obs.v)
             errs.append(obs.v_err)
+            ws.append(obs.p_member if nuisances.membership_weights else None)
             continue
         v, err = p.v_los, None
         v_range = v_err_range if nuisances is None else nuisances.v_err_range
@@ -142,7 +143,8 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
         ys.append(p.y)
         vel.append(v)
         errs.append(err)
-    inp = make_inputs(xs, ys, vel, map_size, v_err=errs, kde_bandwidth=kde_bandwidth, name=f"galaxy {galaxy.name!r}")
+    inp = make_inputs(xs, ys, vel, map_size, v_err=errs, kde_bandwidth=kde_bandwidth, name=f"galaxy {galaxy.name!r}",
+                      weights=ws if any(w is not None for w in ws) else None)
     r_half = inp["scalars"][:, 0]
     if dirty:  # the truth at the radii predict reports: f times the catalogue's own R_h
         labels = np.log10(np.array([galaxy.enclosed_mass(RADII_F * rh) for rh in r_half], dtype=np.float64))

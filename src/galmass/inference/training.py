@@ -138,7 +138,11 @@ def _train_model(cfg: Config, name: str, suites: list[str], st: RunSettings, out
                         "n_sample_range": None if cfg.dataset.n_sample_range is None
                         else [int(v) for v in cfg.dataset.n_sample_range],
                         "v_err_range": None if cfg.dataset.v_err_range is None
-                        else [float(v) for v in cfg.dataset.v_err_range]},
+                        else [float(v) for v in cfg.dataset.v_err_range],
+                        "binary_fraction_range": cfg.dataset.binary_fraction_range,
+                        "foreground_fraction_range": cfg.dataset.foreground_fraction_range,
+                        "estimate_centre": bool(cfg.dataset.estimate_centre),
+                        "membership_weights": bool(cfg.dataset.membership_weights)},
             **cnn_info,
             "flow_history": asdict(fh),
             "seconds": {"load": t_load, "cnn": t_cnn, "flow": t_flow}}

@@ -50,13 +50,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 import numpy.typing as npt
 from scipy import fft as sfft
 
 from galmass.errors import GalmassError
+from galmass.observe.kde_checks import (BandwidthPoints, _as_points, _bandwidth_count, _check_extent, _check_shape,
+                                        _check_weights, _weighted_count)
 
 __all__ = ["kde_map", "kde_maps", "kde_bandwidth", "BandwidthPoints"]
 
@@ -69,80 +70,9 @@ _MAX_BATCH_NODES = 1024 * 1024
 #: Largest number of (point, node) pairs per chunk in the direct-summation fallback.
 _DIRECT_CHUNK = 2_000_000
 
-BandwidthPoints = Union[None, int, np.integer, npt.ArrayLike]
 
 
-# --------------------------------------------------------------------------- validation
-def _as_points(points: npt.ArrayLike, what: str = "points") -> np.ndarray:
-    try:
-        pts = np.asarray(points, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise GalmassError(f"{what} must be a numeric array of shape (n, 2): {exc}") from None
-    if pts.ndim != 2 or pts.shape[1] != 2:
-        raise GalmassError(f"{what} must have shape (n, 2), got {pts.shape}")
-    if not np.all(np.isfinite(pts)):
-        bad = int(np.count_nonzero(~np.all(np.isfinite(pts), axis=1)))
-        raise GalmassError(f"{what} contain {bad} non-finite (NaN or inf) row(s)")
-    if len(pts) < 3:
-        raise GalmassError(f"{what}: a 2-D KDE needs at least 3 points, got {len(pts)}")
-    return pts
-
-
-def _check_extent(extent: Sequence[float]) -> tuple[float, float, float, float]:
-    try:
-        ext = tuple(float(e) for e in extent)
-    except (TypeError, ValueError):
-        raise GalmassError(f"extent must be 4 numbers (xmin, xmax, ymin, ymax), got {extent!r}") from None
-    if len(ext) != 4:
-        raise GalmassError(f"extent must be 4 numbers (xmin, xmax, ymin, ymax), got {len(ext)}")
-    if not all(np.isfinite(ext)):
-        raise GalmassError(f"extent must be finite, got {ext}")
-    xmin, xmax, ymin, ymax = ext
-    if not (xmax > xmin and ymax > ymin):
-        raise GalmassError(f"extent must have xmax > xmin and ymax > ymin, got {ext}")
-    return ext  # type: ignore[return-value]
-
-
-def _check_shape(shape: Sequence[int]) -> tuple[int, int]:
-    try:
-        vals = tuple(shape)
-    except TypeError:
-        raise GalmassError(f"shape must be two integers (ny, nx), got {shape!r}") from None
-    if len(vals) != 2 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in vals
-    ):
-        raise GalmassError(f"shape must be two integers (ny, nx), got {shape!r}")
-    ny, nx = int(vals[0]), int(vals[1])
-    if ny < 2 or nx < 2:
-        raise GalmassError(f"shape must be at least (2, 2) grid nodes, got {(ny, nx)}")
-    return ny, nx
-
-
-def _bandwidth_count(bandwidth_points: BandwidthPoints, n: int) -> int:
-    """Number of points entering Scott's factor (``n`` when ``bandwidth_points`` is None)."""
-    if bandwidth_points is None:
-        return n
-    if isinstance(bandwidth_points, (bool, np.bool_)):
-        raise GalmassError("bandwidth_points must be a boolean mask of length n or a positive integer, got a bool")
-    if isinstance(bandwidth_points, (int, np.integer)):
-        count = int(bandwidth_points)
-        if count < 1:
-            raise GalmassError(f"bandwidth_points must be a positive integer, got {count}")
-        return count
-    mask = np.asarray(bandwidth_points)
-    if mask.dtype != bool or mask.ndim != 1:
-        raise GalmassError(
-            "bandwidth_points must be a boolean mask of length n or a positive integer, "
-            f"got an array of dtype {mask.dtype} and shape {mask.shape}"
-        )
-    if len(mask) != n:
-        raise GalmassError(f"bandwidth_points mask has length {len(mask)}, expected n = {n}")
-    count = int(np.count_nonzero(mask))
-    if count < 1:
-        raise GalmassError("bandwidth_points mask selects no points")
-    return count
-
-
+# --------------------------------------------------------------------------- bandwidth
 def kde_bandwidth(points: npt.ArrayLike, bandwidth_points: BandwidthPoints = None) -> np.ndarray:
     """Kernel covariance ``H`` used by :func:`kde_map` (same as ``gaussian_kde.covariance``).
 
@@ -168,14 +98,21 @@ def kde_bandwidth(points: npt.ArrayLike, bandwidth_points: BandwidthPoints = Non
     return _kernel_cov(pts, _bandwidth_count(bandwidth_points, len(pts)))
 
 
-def _kernel_cov(pts: np.ndarray, n_bw: int) -> np.ndarray:
+def _kernel_cov(pts: np.ndarray, n_bw: float, w: np.ndarray | None = None) -> np.ndarray:
     # = np.cov(pts.T, ddof=1), written out because it is ~5x faster for (n, 2) arrays.
     # Plain (pairwise) sums rather than np.dot: BLAS ddot may go multi-threaded for
     # long vectors, which was measured to cost up to ~30 ms per call on 2 busy cores.
-    dx = pts[:, 0] - pts[:, 0].mean()
-    dy = pts[:, 1] - pts[:, 1].mean()
-    sxy = np.sum(dx * dy)
-    cov = np.array([[np.sum(dx * dx), sxy], [sxy, np.sum(dy * dy)]]) / (len(pts) - 1)
+    # With weights ``w`` (normalised to sum 1): np.cov(pts.T, aweights=w), as gaussian_kde.
+    if w is None:
+        dx = pts[:, 0] - pts[:, 0].mean()
+        dy = pts[:, 1] - pts[:, 1].mean()
+        sxy = np.sum(dx * dy)
+        cov = np.array([[np.sum(dx * dx), sxy], [sxy, np.sum(dy * dy)]]) / (len(pts) - 1)
+    else:
+        dx = pts[:, 0] - np.sum(w * pts[:, 0])
+        dy = pts[:, 1] - np.sum(w * pts[:, 1])
+        sxy = np.sum(w * dx * dy)
+        cov = np.array([[np.sum(w * dx * dx), sxy], [sxy, np.sum(w * dy * dy)]]) / (1.0 - np.sum(w * w))
     var = np.diag(cov)
     det = cov[0, 0] * cov[1, 1] - cov[0, 1] ** 2
     if not (np.all(np.isfinite(cov)) and np.all(var > 0) and det > 1e-10 * var[0] * var[1]):
@@ -253,9 +190,10 @@ def _workspace(size: int) -> np.ndarray:
 
 
 def _bin_group(
-    pts_list: list[np.ndarray], plan: _Plan, extent: tuple[float, ...], shape: tuple[int, int]
+    pts_list: list[np.ndarray], plan: _Plan, extent: tuple[float, ...], shape: tuple[int, int],
+    weights: list[np.ndarray | None] | None = None,
 ) -> np.ndarray:
-    """Linear binning of each sample (weights 1/n) on the (B, ly, lx) grid.
+    """Linear binning of each sample (weights 1/n, or its normalised weights) on the (B, ly, lx) grid.
 
     Grid index ``padx + j * kx`` (``pady + i * ky``) is output node ``j`` (``i``); points
     beyond the padding are dropped. The returned float32 array is a reused workspace,
@@ -268,16 +206,18 @@ def _bin_group(
     uy_hi = (ny - 1) * plan.ky + 2 * plan.pady
     grid = _workspace(len(pts_list) * lx * ly)
     for b, pts in enumerate(pts_list):
+        wb = None if weights is None else weights[b]
         ux = (pts[:, 0] - xmin) * (1.0 / plan.hx) + plan.padx
         uy = (pts[:, 1] - ymin) * (1.0 / plan.hy) + plan.pady
         keep = (ux >= 0) & (ux < ux_hi) & (uy >= 0) & (uy < uy_hi)
         if not np.all(keep):
             ux, uy = ux[keep], uy[keep]
+            wb = None if wb is None else wb[keep]
         ix = ux.astype(np.int64)  # floor, as ux >= 0
         iy = uy.astype(np.int64)
         tx = (ux - ix).astype(np.float32)
         ty = (uy - iy).astype(np.float32)
-        w = np.float32(1.0 / len(pts))
+        w = np.float32(1.0 / len(pts)) if wb is None else wb.astype(np.float32)
         i00 = iy * lx + ix
         i00 += b * lx * ly
         wy1 = ty * w
@@ -343,6 +283,7 @@ def _fft_group(
     shape: tuple[int, int],
     out: np.ndarray,
     out_index: Sequence[int],
+    weights: list[np.ndarray | None] | None = None,
 ) -> None:
     """Maps of samples sharing one grid layout: binning + FFT convolution + crop.
 
@@ -354,7 +295,7 @@ def _fft_group(
     ny, nx = shape
     B = len(pts_list)
     ncol = _n_freq_cols(Hs, plan)
-    grid = _bin_group(pts_list, plan, extent, shape)  # (B, ly, lx) float32
+    grid = _bin_group(pts_list, plan, extent, shape, weights)  # (B, ly, lx) float32
     # single-threaded FFTs: with 2 cores, scipy's workers=2 was measured to be slower here
     spec = sfft.rfft(grid, axis=-1)[:, :, :ncol]  # (B, ly, ncol)
     spec = sfft.fft(spec, axis=-2, overwrite_x=True)
@@ -369,14 +310,15 @@ def _fft_group(
         np.maximum(dens[j], 0.0, out=out[b])  # also removes FFT round-off negatives
 
 
-def _direct(pts: np.ndarray, H: np.ndarray, extent: tuple[float, ...], shape: tuple[int, int]) -> np.ndarray:
-    """Exact direct summation (fallback for extreme bandwidth / grid ratios)."""
+def _direct(pts: np.ndarray, H: np.ndarray, extent: tuple[float, ...], shape: tuple[int, int],
+            w: np.ndarray | None = None) -> np.ndarray:
+    """Exact direct summation (fallback for extreme bandwidth / grid ratios); ``w``: normalised weights."""
     xmin, xmax, ymin, ymax = extent
     ny, nx = shape
     xg = np.linspace(xmin, xmax, nx)
     yg = np.linspace(ymin, ymax, ny)
     Hi = np.linalg.inv(H)
-    norm = 1.0 / (2.0 * np.pi * np.sqrt(np.linalg.det(H)) * len(pts))
+    norm = 1.0 / (2.0 * np.pi * np.sqrt(np.linalg.det(H)) * (len(pts) if w is None else 1.0))
     out = np.zeros((ny, nx))
     step = max(1, _DIRECT_CHUNK // (nx * ny))
     for s in range(0, len(pts), step):
@@ -384,7 +326,8 @@ def _direct(pts: np.ndarray, H: np.ndarray, extent: tuple[float, ...], shape: tu
         ddx = xg[None, None, :] - p[:, 0, None, None]
         ddy = yg[None, :, None] - p[:, 1, None, None]
         q = Hi[0, 0] * ddx**2 + 2.0 * Hi[0, 1] * ddx * ddy + Hi[1, 1] * ddy**2
-        out += np.exp(-0.5 * q).sum(axis=0)
+        k = np.exp(-0.5 * q)
+        out += k.sum(axis=0) if w is None else np.tensordot(w[s : s + step], k, axes=1)
     return out * norm
 
 
@@ -441,6 +384,7 @@ def kde_maps(
     extent: Sequence[float],
     shape: Sequence[int],
     bandwidth_points: Sequence[BandwidthPoints] | None = None,
+    weights: Sequence[npt.ArrayLike | None] | None = None,
 ) -> np.ndarray:
     """Batched :func:`kde_map`: one map per sample, all on the same grid.
 
@@ -457,7 +401,14 @@ def kde_maps(
     extent, shape
         As in :func:`kde_map`.
     bandwidth_points : sequence, optional
-        One entry per sample (None, int or boolean mask), as in :func:`kde_map`.
+        One entry per sample (None, int or boolean mask), as in :func:`kde_map`; with
+        weights a float (an effective number of points) is also accepted.
+    weights : sequence of (n_b,) arrays or None, optional
+        Non-negative point weights per sample (e.g. membership probabilities), as
+        ``gaussian_kde(..., weights=w)``: each point carries ``w_i / sum(w)``, the kernel
+        covariance is the weighted one, and Scott's ``n`` is the effective number
+        ``(sum w)^2 / sum w^2`` (of the masked points for a boolean ``bandwidth_points``).
+        None (or a None entry): equal weights, bit-identical to the unweighted maps.
 
     Returns
     -------
@@ -473,14 +424,21 @@ def kde_maps(
     elif len(bandwidth_points) != nb:
         raise GalmassError(f"bandwidth_points has {len(bandwidth_points)} entries for {nb} samples")
     pts_all = [_as_points(p, f"points[{b}]" if nb > 1 else "points") for b, p in enumerate(points_list)]
-    Hs = [_kernel_cov(p, _bandwidth_count(bw, len(p))) for p, bw in zip(pts_all, bandwidth_points)]
+    if weights is None:
+        weights = [None] * nb
+    elif len(weights) != nb:
+        raise GalmassError(f"weights has {len(weights)} entries for {nb} samples")
+    ws = [_check_weights(w, len(p), b) for b, (w, p) in enumerate(zip(weights, pts_all))]
+    counts = [_bandwidth_count(bw, len(p)) if w is None else _weighted_count(bw, w)
+              for p, bw, w in zip(pts_all, bandwidth_points, ws)]
+    Hs = [_kernel_cov(p, c, w) for p, c, w in zip(pts_all, counts, ws)]
     out = np.empty((nb,) + shp)
     groups: dict[tuple[int, int, int, int], list[int]] = {}
     plans: dict[tuple[int, int, int, int], _Plan] = {}
     for b, (p, H) in enumerate(zip(pts_all, Hs)):
-        plan = _Plan(H, len(p), ext, shp)
+        plan = _Plan(H, len(p) if ws[b] is None else 1.0 / float(np.sum(ws[b] ** 2)), ext, shp)
         if plan.direct:
-            out[b] = _direct(p, H, ext, shp)
+            out[b] = _direct(p, H, ext, shp, ws[b])
             continue
         key = (plan.kx, plan.ky, plan.lx, plan.ly)
         groups.setdefault(key, []).append(b)
@@ -490,5 +448,8 @@ def kde_maps(
         chunk = max(1, _MAX_BATCH_NODES // (plan.lx * plan.ly))
         for s in range(0, len(members), chunk):
             idx = members[s : s + chunk]
-            _fft_group([pts_all[b] for b in idx], np.stack([Hs[b] for b in idx]), plan, ext, shp, out, idx)
+            wl = None if all(ws[b] is None for b in idx) else [ws[b] for b in idx]
+            _fft_group([pts_all[b] for b in idx], np.stack([Hs[b] for b in idx]), plan, ext, shp, out, idx, wl)
     return out
+
+

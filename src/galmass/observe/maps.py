@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from galmass.errors import GalmassError
-from galmass.observe.kde import BandwidthPoints, _bandwidth_count, kde_bandwidth, kde_map, kde_maps
+from galmass.observe.kde import BandwidthPoints, kde_bandwidth, kde_map, kde_maps
+from galmass.observe.kde_checks import _bandwidth_count
 
 __all__ = ["EXTENT_POSITION", "EXTENT_PHASE", "PAPER_SHAPE", "kde_map", "kde_maps", "kde_bandwidth",
            "position_map", "phase_map", "position_maps", "phase_maps"]
@@ -80,6 +81,8 @@ def _phase_points(
     vp = _check_positive(v_p98, "v_p98")
     r, v = Ra / rh, va / vp
     pts = np.column_stack([np.concatenate([r, -r]), np.concatenate([v, v])])
+    if isinstance(bandwidth_points, float):  # an effective number of weighted stars (kde_maps checks it)
+        return pts, bandwidth_points
     return pts, _bandwidth_count(bandwidth_points, n)
 
 
@@ -168,12 +171,17 @@ def position_maps(
     r_halfs: Sequence[float],
     shape: Sequence[int] = PAPER_SHAPE,
     bandwidth_points: Sequence[BandwidthPoints] | None = None,
+    weights: Sequence[npt.ArrayLike | None] | None = None,
 ) -> np.ndarray:
-    """Batched :func:`position_map` (e.g. all projections of a galaxy): (B, ny, nx) float32."""
+    """Batched :func:`position_map` (e.g. all projections of a galaxy): (B, ny, nx) float32.
+
+    ``weights``: per-star weights of each sample (membership probabilities), see
+    :func:`galmass.observe.kde.kde_maps`; None: equal weights.
+    """
     if not (len(xs) == len(ys) == len(r_halfs)):
         raise GalmassError(f"xs, ys and r_halfs must have equal lengths, got {len(xs)}, {len(ys)}, {len(r_halfs)}")
     pts = [_position_points(x, y, rh) for x, y, rh in zip(xs, ys, r_halfs)]
-    return kde_maps(pts, EXTENT_POSITION, shape, bandwidth_points).astype(np.float32)
+    return kde_maps(pts, EXTENT_POSITION, shape, bandwidth_points, weights=weights).astype(np.float32)
 
 
 def phase_maps(
@@ -183,8 +191,9 @@ def phase_maps(
     v_p98s: Sequence[float],
     shape: Sequence[int] = PAPER_SHAPE,
     bandwidth_points: Sequence[BandwidthPoints] | None = None,
+    weights: Sequence[npt.ArrayLike | None] | None = None,
 ) -> np.ndarray:
-    """Batched :func:`phase_map` (same mirroring): (B, ny, nx) float32."""
+    """Batched :func:`phase_map` (same mirroring, the weights mirrored too): (B, ny, nx) float32."""
     if not (len(Rs) == len(vs) == len(r_halfs) == len(v_p98s)):
         raise GalmassError(
             f"Rs, vs, r_halfs and v_p98s must have equal lengths, got {len(Rs)}, {len(vs)}, "
@@ -194,4 +203,9 @@ def phase_maps(
     if len(bws) != len(Rs):
         raise GalmassError(f"bandwidth_points has {len(bws)} entries for {len(Rs)} samples")
     built = [_phase_points(R, v, rh, vp, bw) for R, v, rh, vp, bw in zip(Rs, vs, r_halfs, v_p98s, bws)]
-    return kde_maps([p for p, _ in built], EXTENT_PHASE, shape, [c for _, c in built]).astype(np.float32)
+    if weights is not None:
+        if len(weights) != len(Rs):
+            raise GalmassError(f"weights has {len(weights)} entries for {len(Rs)} samples")
+        weights = [None if w is None else np.concatenate([np.asarray(w, float)] * 2) for w in weights]
+    return kde_maps([p for p, _ in built], EXTENT_PHASE, shape, [c for _, c in built],
+                    weights=weights).astype(np.float32)

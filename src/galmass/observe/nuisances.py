@@ -18,7 +18,8 @@ user's catalogue:
 5. **Membership**: without foreground every star is a member (p = 1); with it a mixture
    model (:func:`galmass.observe.contamination.membership_probabilities`) gives each star
    its ``p_member`` and, as ``predict`` does by default, the stars with
-   ``p_member >= p_member_min`` are kept.
+   ``p_member >= p_member_min`` are kept; or, with ``membership_weights``, the stars above
+   a low floor are kept and weighted by ``p_member`` (``predict --p-member-weights``).
 6. **Centre and systemic velocity**: with ``estimate_centre`` the centre is
    :func:`find_centre` of the kept stars weighted by ``p_member`` (as ``predict`` centres a
    catalogue), and the systemic velocity is their mean velocity (``predict``'s ``v_sys="mean"``).
@@ -98,6 +99,12 @@ class Nuisances:
         Centre and systemic velocity estimated from the kept stars, as ``predict`` does.
     p_member_min : float
         Stars with a lower membership probability are dropped (``predict``'s default cut).
+    membership_weights : bool
+        Instead of the cut, keep the stars with ``p_member >= p_member_floor`` and weight
+        them by ``p_member`` in every input (:func:`galmass.observe.inputs.make_inputs`);
+        the systemic velocity is then the weighted mean (``predict``'s ``v_sys="weighted"``).
+    p_member_floor : float
+        Lowest ``p_member`` kept with ``membership_weights``.
     binaries : BinaryPopulation
         The binary population.
     """
@@ -110,6 +117,8 @@ class Nuisances:
     field_radius_range: tuple[float, float] = (3.0, 6.0)
     estimate_centre: bool = False
     p_member_min: float = 0.5
+    membership_weights: bool = False
+    p_member_floor: float = 0.05
     binaries: BinaryPopulation = BinaryPopulation()
 
     def __post_init__(self) -> None:
@@ -126,7 +135,7 @@ class Nuisances:
     def dirty(self) -> bool:
         """True if anything beyond velocity errors is switched on."""
         return (self.binary_fraction_range is not None or self.foreground_fraction_range is not None
-                or self.estimate_centre)
+                or self.estimate_centre or self.membership_weights)
 
 
 @dataclass
@@ -197,7 +206,7 @@ def observe_stars(x: np.ndarray, y: np.ndarray, v: np.ndarray, r_half: float, rn
     n_cat = int(v.size)
     if nu.foreground_fraction_range is not None:
         p = membership_probabilities(x, y, v, err, field_radius=rf).p_member
-        keep = p >= nu.p_member_min
+        keep = p >= (nu.p_member_floor if nu.membership_weights else nu.p_member_min)
         if keep.sum() < 2:
             raise GalmassError(f"{name}: fewer than 2 stars left after the membership cut")
         x, y, v, member, p = x[keep], y[keep], v[keep], member[keep], p[keep]
@@ -207,5 +216,5 @@ def observe_stars(x: np.ndarray, y: np.ndarray, v: np.ndarray, r_half: float, rn
     cx = cy = 0.0
     if nu.estimate_centre:
         cx, cy = find_centre(x, y, p)
-    vs = float(np.mean(v))
+    vs = float(np.average(v, weights=p)) if nu.membership_weights else float(np.mean(v))
     return ObservedStars(x - cx, y - cy, v - vs, err, p, member, float(math.hypot(cx, cy)), vs, fb, ff, n_cat)

@@ -18,8 +18,12 @@ from galmass.predict.readers import read_catalog
 # --------------------------------------------------------------------------- network inputs
 def prepare_inputs(catalog: Catalog, map_size: int, *, v_sys: str | float = "mean",
                    kde_bandwidth: str = "paper", n_max_sample: int = N_MAX_SAMPLE,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, membership_weights: bool = False) -> dict[str, Any]:
     """Sub-sample, remove the systemic velocity, check and make the inputs of a catalogue.
+
+    With ``membership_weights`` the stars are weighted by the catalogue's ``p_member`` in
+    every input (:func:`galmass.observe.inputs.make_inputs`), as in a training set built
+    with ``dataset.membership_weights``; without ``p_member`` it changes nothing.
 
     Returns the :func:`galmass.observe.inputs.make_inputs` dict of the one projection
     (maps, error-corrected scalars, ``R``, ``bandwidth_points``), plus ``x, y, v`` (the stars used), ``v_err``,
@@ -60,7 +64,9 @@ def prepare_inputs(catalog: Catalog, map_size: int, *, v_sys: str | float = "mea
     if not np.ptp(v_raw) > 1e-12 * max(1.0, float(np.max(np.abs(v_raw)))):
         raise GalmassError(f"{name}: zero line-of-sight velocity dispersion (all {len(v)} velocities "
                            f"are equal); v_los must be the stars' measured velocities")
-    out = make_inputs([x], [y], [v], map_size, v_err=[v_err], kde_bandwidth=kde_bandwidth, name=name)
+    weights = [w] if membership_weights and catalog.p_member is not None else None
+    out = make_inputs([x], [y], [v], map_size, v_err=[v_err], kde_bandwidth=kde_bandwidth, name=name,
+                      weights=weights)
     r_half, sig, vp = (float(s) for s in out["scalars"][0])
     sig_obs, vp_obs = float(out["sigma_los_obs"][0]), float(out["v_p98_obs"][0])
     err_rms = None if v_err is None else math.sqrt(float(np.mean(v_err ** 2)))
@@ -122,7 +128,8 @@ def training_preprocessing(model) -> dict[str, Any]:
 
     Returns ``kde_bandwidth``, ``n_max_sample`` (the largest training projection; bigger
     catalogues are sub-sampled to it), ``min_stars`` (the smallest training projection),
-    ``v_err_range`` [km/s] or None. Models saved before these were recorded get the
+    ``v_err_range`` [km/s] or None, ``membership_weights`` (the training weighted its stars
+    by ``p_member`` instead of cutting). Models saved before these were recorded get the
     defaults of :class:`galmass.config.DatasetConfig`.
     """
     d = dict((model.info or {}).get("dataset") or {})
@@ -130,12 +137,13 @@ def training_preprocessing(model) -> dict[str, Any]:
     return {"kde_bandwidth": d.get("kde_bandwidth", "paper"),
             "n_max_sample": int(n_range[1]) if n_range else int(d.get("n_max_sample", N_MAX_SAMPLE)),
             "min_stars": int(n_range[0]) if n_range else int(d.get("min_stars", TRAINING_MIN_STARS)),
-            "v_err_range": d.get("v_err_range")}
+            "v_err_range": d.get("v_err_range"), "membership_weights": bool(d.get("membership_weights", False))}
 
 
 def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 0, *,
-            v_sys: str | float = "mean", kde_bandwidth: str | None = None,
-            n_max_sample: int | None = None, num_threads: int | None = 1):
+            v_sys: str | float | None = None, kde_bandwidth: str | None = None,
+            n_max_sample: int | None = None, num_threads: int | None = 1,
+            membership_weights: bool | None = None):
     """Posterior mass profile of a galaxy from its stars.
 
     Parameters
@@ -149,9 +157,10 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         Posterior samples drawn from the flow, at least :data:`MIN_N_SAMPLES` (100).
     seed : int
         Seed of the flow samples (and of the sub-sample of catalogues > 10,000 stars).
-    v_sys, kde_bandwidth, n_max_sample
+    v_sys, kde_bandwidth, n_max_sample, membership_weights
         See :func:`prepare_inputs`. None (default): the model's training settings
-        (:func:`training_preprocessing`).
+        (:func:`training_preprocessing`); ``v_sys`` then is ``"weighted"`` with membership
+        weights and ``"mean"`` otherwise.
     num_threads : int or None
         Torch threads for the network, restored afterwards (None: leave torch's setting).
         One catalogue is too little work to gain from more threads, and with several
@@ -182,8 +191,10 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
     prep = training_preprocessing(mdl)
     kde_bandwidth = prep["kde_bandwidth"] if kde_bandwidth is None else kde_bandwidth
     n_max_sample = prep["n_max_sample"] if n_max_sample is None else n_max_sample
+    weighted = prep["membership_weights"] if membership_weights is None else bool(membership_weights)
+    v_sys = ("weighted" if weighted else "mean") if v_sys is None else v_sys
     inp = prepare_inputs(catalog, mdl.map_size, v_sys=v_sys, kde_bandwidth=kde_bandwidth,
-                         n_max_sample=n_max_sample, seed=seed)
+                         n_max_sample=n_max_sample, seed=seed, membership_weights=weighted)
     post = _run_model(mdl, inp, int(n_samples), seed, num_threads)
     f = np.asarray(mdl.radii_f, dtype=float)
     reasons = []
@@ -221,6 +232,7 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
                                        else "all stars members"),
         "distance_kpc": catalog.meta.get("distance_kpc"), "model": model_dir,
         "n_samples": int(n_samples), "seed": int(seed), "kde_bandwidth": kde_bandwidth,
+        "membership_weights": bool(weighted and catalog.p_member is not None),
     })
     return t
 
