@@ -262,3 +262,17 @@ def test_dirty_catalogue_dataset_through_the_build(built, tmp_path, client):
     assert n.min() >= 2 and n.max() <= 143  # 20-100 members drawn, plus up to 30% foreground left by the cut
     labels = np.concatenate([r["labels"] for r in rows])
     assert np.all(np.isfinite(labels))
+
+
+def test_few_star_calibration_on_test_galaxies(built):
+    """Chapter 7's 20-100-star TARP runs on a profile's test galaxies (here the small built set)."""
+    from types import SimpleNamespace
+
+    from galmass.book.dirty import few_star_calibration
+
+    root, _ = built
+    cfg = SimpleNamespace(dataset_dir=root / "dataset", suites_dir=root / "suites", profile="test")
+    tarp, counts, ood = few_star_calibration(None, cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100)
+    assert len(counts) == len(ood) == len(tarp.credibility) > 0
+    assert counts.min() >= 20 and counts.max() <= 100
+    assert 0.0 <= tarp.max_deviation <= 1.0 and tarp.n_groups <= 4

@@ -170,3 +170,21 @@ def test_weighted_membership_inputs_are_predicts():
         np.testing.assert_allclose(got[k], train[k], rtol=1e-5, atol=1e-6 * train[k].max())
     cut = prepare_inputs(cat, S, v_sys="weighted", n_max_sample=10_000)  # weights not used: differs
     assert not np.allclose(cut["scalars"], train["scalars"], rtol=1e-6)
+
+
+def test_dirty_catalogue_experiments_run_on_the_gaia_challenge(shared_data):
+    """Chapter 7's contamination and binary experiments: shapes, truths and bookkeeping."""
+    from galmass.book.dirty import binaries_summary, contamination_summary, gaia_contamination, ultrafaint_binaries
+
+    t = gaia_contamination(None, fractions=(0.2,), n_draws=1, n_samples=200, root=shared_data)
+    files = len(t[t["draw"] < 0])
+    assert files >= 2 and len(t) == 2 * files
+    assert np.all(np.isfinite(t["log10_m_p50"])) and np.all(np.isfinite(t["log10_m_true"]))
+    dirty = t[t["draw"] >= 0]
+    assert np.all(dirty["foreground_kept"] < 0.1)  # the mixture removes most of the 20%
+    s = contamination_summary(t)
+    assert set(s["fraction"]) == {0.0, 0.2}
+    b = ultrafaint_binaries(None, n_cases=4, n_samples=200, root=shared_data)
+    assert len(b) == 8 and set(b["binaries"]) == {False, True}
+    assert np.all((b["sigma"] >= 3) & (b["sigma"] <= 6))
+    assert len(binaries_summary(b)) == 2

@@ -272,8 +272,12 @@ def _float(v) -> float:
 
 
 def predict_dwarfs(model: Any = None, *, n_samples: int = 1000, seed: int = 0,
-                   p_member_min: float = 0.5, root: str | Path | None = None):
+                   p_member_min: float = 0.5, root: str | Path | None = None,
+                   membership_weights: bool | None = None):
     """Predict the nine dwarf spheroidals and compare with the Local Volume Database.
+
+    ``p_member_min`` is the membership cut; ``membership_weights`` weights the kept stars by
+    their ``p_member`` (None: as the model was trained, :func:`galmass.predict.predict`).
 
     Returns
     -------
@@ -296,7 +300,7 @@ def predict_dwarfs(model: Any = None, *, n_samples: int = 1000, seed: int = 0,
     rows, profiles = [], {}
     for name, dw in DWARFS.items():
         cat = read_walker_catalog(base / dw.file, dw.distance_kpc, p_member_min, name=name)
-        t = predict(cat, mdl, n_samples=n_samples, seed=seed)
+        t = predict(cat, mdl, n_samples=n_samples, seed=seed, membership_weights=membership_weights)
         profiles[name] = t
         lv = lvdb.loc[dw.lvdb_key]
         rh_lv = _float(lv["rhalf_sph_physical"]) / 1000.0
