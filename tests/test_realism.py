@@ -75,7 +75,8 @@ def test_project_galaxy_with_realism():
 
 def test_realism_config(tmp_path):
     cfg = load_config("configs/observed.yaml")
-    assert cfg.dataset.n_sample_range == (100, 5000) and cfg.dataset.v_err_range == (1.0, 3.0)
+    assert cfg.dataset.n_sample_range == (20, 5000) and cfg.dataset.v_err_range == (1.0, 3.0)
+    assert cfg.dataset.foreground_fraction_range == (0.0, 0.3) and cfg.dataset.membership_weights
     assert load_config("configs/default.yaml").dataset.v_err_range is None
     for bad, match in (("n_sample_range: [10, 5000]", "n_sample_range"),
                        ("n_sample_range: [500, 100]", "n_sample_range"),
