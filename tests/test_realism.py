@@ -95,8 +95,10 @@ def test_prediction_uses_the_models_training_preprocessing():
     from galmass.predict.catalogue import N_MAX_SAMPLE
 
     old = training_preprocessing(SimpleNamespace(info={}))
-    assert old == {"kde_bandwidth": "paper", "n_max_sample": N_MAX_SAMPLE, "min_stars": 50, "v_err_range": None}
+    assert old == {"kde_bandwidth": "paper", "n_max_sample": N_MAX_SAMPLE, "min_stars": 50, "v_err_range": None,
+                   "membership_weights": False}
     info = {"dataset": {"kde_bandwidth": "scott", "n_max_sample": 10000, "min_stars": 50,
-                        "n_sample_range": [100, 5000], "v_err_range": [1.0, 3.0]}}
+                        "n_sample_range": [100, 5000], "v_err_range": [1.0, 3.0], "membership_weights": True}}
     new = training_preprocessing(SimpleNamespace(info=info))
-    assert new == {"kde_bandwidth": "scott", "n_max_sample": 5000, "min_stars": 100, "v_err_range": [1.0, 3.0]}
+    assert new == {"kde_bandwidth": "scott", "n_max_sample": 5000, "min_stars": 100, "v_err_range": [1.0, 3.0],
+                   "membership_weights": True}
