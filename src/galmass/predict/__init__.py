@@ -20,9 +20,16 @@ Pipeline
    data line has 25 numbers (or whose name ends in ``_spec.dat``) is a Walker file, one
    with 6 or 7 numbers a Gaia Challenge (or EDGE-like ``x y z vx vy vz [mass]``) file;
    anything else is read as an astropy ASCII table.
-2. **Membership.** Stars with ``p_member < p_member_min`` (default 0.5) are dropped;
-   the others are used with equal weight, as the training projections are (``p_member``
-   only weights the centre, below). Walker rows with ``v = 0`` (no velocity) are dropped.
+2. **Membership.** Stars with ``p_member < p_member_min`` (default 0.5) are dropped.
+   A model trained with ``dataset.membership_weights`` (the shipped model) weights the
+   others by ``p_member`` in every input (weighted KDE maps, R_h, sigma_los, v_p98, error
+   correction; ``membership_weights=`` / ``--p-member-weights`` override), exactly as its
+   training catalogues, whose ``p_member`` came from a member + foreground mixture model
+   (:mod:`galmass.observe.nuisances`); otherwise every kept star counts once and
+   ``p_member`` only weights the centre. A catalogue without ``p_member`` is used whole,
+   or, with :func:`fit_membership` (``--fit-membership``), gets the same mixture model's
+   probabilities, and the output says which (``meta["membership"]``). Walker rows with
+   ``v = 0`` (no velocity) are dropped.
 3. **Centring** (:func:`find_centre`). Unless a centre is given, it is the
    membership-weighted mean position, iterated robustly: start from the weighted mean of
    all stars, then repeat (at most 20 times, until it moves by less than ``1e-6`` of the
@@ -40,9 +47,9 @@ Pipeline
    training projection (``n_max_sample``, 10,000, or the top of ``n_sample_range`` when the
    model was trained with observational realism) are randomly sub-sampled to it (seeded),
    like the training projections. The systemic velocity is
-   removed: ``v = v_los - mean(v_los)`` (default ``v_sys="mean"``, the unweighted mean, as
-   in training; ``"weighted"`` uses the ``p_member``-weighted mean, ``"median"`` the
-   median, a number a known systemic velocity). Then ``R_h = median(sqrt(x^2 + y^2))``
+   removed: ``v = v_los - mean(v_los)`` (default: as in training, the unweighted mean, or
+   the ``p_member``-weighted mean for a model trained with membership weights;
+   ``v_sys="median"`` the median, a number a known systemic velocity). Then ``R_h = median(sqrt(x^2 + y^2))``
    (:func:`galmass.observe.projection.r_half_projected`), ``sigma_los`` = standard deviation
    (ddof=1) and ``v_p98`` = 98th percentile of ``|v - mean(v)|``
    (:mod:`galmass.observe.projection`; both are about the sample mean whatever ``v_sys`` is, so
@@ -69,6 +76,7 @@ Pipeline
 
 Modules: :mod:`~galmass.predict.catalogue` (the :class:`Catalog` record and its checks),
 :mod:`~galmass.predict.sky` (gnomonic projection, robust centre),
+:mod:`~galmass.predict.membership` (:func:`fit_membership`),
 :mod:`~galmass.predict.readers` (file formats), :mod:`~galmass.predict.api`
 (:func:`predict`), :mod:`~galmass.predict.report` (text, table and plot outputs).
 
