@@ -412,7 +412,7 @@ CASES: list[tuple[str, list[str], object]] = [
     # ---- usage
     ("unknown_option", ["{d}/good.csv", "--bogus", "1"], ["unrecognized arguments: --bogus"]),
     ("no_catalogue", [], ["catalog"]),
-    ("two_catalogues", ["{d}/good.csv", "{d}/good.fits"], ["unrecognized arguments"]),
+    ("two_catalogues", ["{d}/good.csv", "{d}/good.fits"], ["2 catalogues need --out-dir"]),
     ("n_samples_without_value", ["{d}/good.csv", "--n-samples"], ["expected one argument"]),
     # ---- inputs that are fine: exit 0 and the right answer
     ("good_csv", ["{d}/good.csv"], OK_SAME),

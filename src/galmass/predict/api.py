@@ -143,7 +143,7 @@ def training_preprocessing(model) -> dict[str, Any]:
 def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 0, *,
             v_sys: str | float | None = None, kde_bandwidth: str | None = None,
             n_max_sample: int | None = None, num_threads: int | None = 1,
-            membership_weights: bool | None = None):
+            membership_weights: bool | None = None, return_samples: bool = False):
     """Posterior mass profile of a galaxy from its stars.
 
     Parameters
@@ -161,6 +161,9 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         See :func:`prepare_inputs`. None (default): the model's training settings
         (:func:`training_preprocessing`); ``v_sys`` then is ``"weighted"`` with membership
         weights and ``"mean"`` otherwise.
+    return_samples : bool
+        Also return the posterior samples, an array (n_samples, n_radii) of log10 M(< f R_h)
+        [Msun] (the table's radii in the same order).
     num_threads : int or None
         Torch threads for the network, restored afterwards (None: leave torch's setting).
         One catalogue is too little work to gain from more threads, and with several
@@ -207,11 +210,14 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         checked = False
     if inp["n_stars"] < prep["min_stars"]:
         reasons.append(f"{inp['n_stars']} stars, fewer than any training projection ({prep['min_stars']})")
+    import astropy.units as u
+
     t = Table()
     t["f"] = f
     t["r_kpc"] = f * inp["r_half"]
     for k, q in PERCENTILES.items():
         t[f"log10_m_{k}"] = np.asarray(post[k][0], dtype=float)
+        t[f"log10_m_{k}"].unit = u.dex(u.Msun)
         t[f"log10_m_{k}"].description = f"{q:g}th percentile of the posterior of log10 M(< r) [Msun]"
     t["r_kpc"].unit = "kpc"
     t["f"].description = "radius in units of the projected half-number radius R_h"
@@ -233,8 +239,66 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         "distance_kpc": catalog.meta.get("distance_kpc"), "model": model_dir,
         "n_samples": int(n_samples), "seed": int(seed), "kde_bandwidth": kde_bandwidth,
         "membership_weights": bool(weighted and catalog.p_member is not None),
+        **_provenance(mdl, model, catalog, prep, v_sys, n_max_sample),
     })
-    return t
+    return (t, post["samples"]) if return_samples else t
+
+
+#: Units of the scalar entries of a prediction's ``meta`` (written into the ECSV header as ``units``).
+META_UNITS = {"R_h": "kpc", "sigma_los": "km / s", "v_p98": "km / s", "sigma_los_obs": "km / s",
+              "v_p98_obs": "km / s", "v_sys": "km / s", "v_err_rms": "km / s", "distance_kpc": "kpc",
+              "estimators": "[kpc, log10 Msun]"}
+
+
+def _sha256(path: Path) -> str | None:
+    import hashlib
+
+    try:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+def model_fingerprint(model: Any) -> str | None:
+    """sha256 over the model directory's files (model.json, cnn.pt, flow.pt, domain.json), or None."""
+    import hashlib
+
+    if model is None:
+        from importlib import resources
+
+        d = Path(str(resources.files("galmass") / "default_model"))
+    elif isinstance(model, (str, Path)):
+        d = Path(model)
+    else:
+        return None
+    h = hashlib.sha256()
+    for name in ("model.json", "cnn.pt", "flow.pt", "domain.json"):
+        digest = _sha256(d / name)
+        h.update(f"{name}:{digest}".encode())
+    return h.hexdigest()
+
+
+def _provenance(mdl, model: Any, catalog: Catalog, prep: dict, v_sys: Any, n_max_sample: int) -> dict[str, Any]:
+    """Who made a prediction from what: galmass version, model, catalogue, preprocessing, date."""
+    from datetime import datetime, timezone
+
+    from galmass import __version__
+
+    path = catalog.meta.get("path")
+    info = mdl.info or {}
+    return {"galmass_version": __version__, "model_fingerprint": model_fingerprint(model),
+            "training_profile": info.get("profile"), "training_suites": (info.get("spec") or {}).get("suites"),
+            "catalogue_sha256": _sha256(Path(path)) if path else None,
+            "preprocessing": {"v_sys": v_sys, "n_max_sample": int(n_max_sample),
+                              "p_member_min": catalog.meta.get("p_member_min"),
+                              "centre_method": (catalog.meta.get("centre") or {}).get("method"),
+                              "training_v_err_range": prep.get("v_err_range")},
+            "units": dict(META_UNITS),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def check_n_samples(n_samples: Any, what: str = "n_samples") -> int:
@@ -255,7 +319,8 @@ PERCENTILES = {"p2_5": 2.5, "p16": 16.0, "p50": 50.0, "p84": 84.0, "p97_5": 97.5
 
 
 def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | None) -> dict:
-    """:data:`PERCENTILES` of the posterior samples, each (1, n_radii)."""
+    """:data:`PERCENTILES` of the posterior samples, each (1, n_radii), and ``"samples"``
+    (n_samples, n_radii) [log10 Msun]."""
     import torch
 
     before = torch.get_num_threads()
@@ -263,7 +328,9 @@ def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | Non
         torch.set_num_threads(int(num_threads))
     try:
         s = mdl.sample(inp["map1"], inp["map2"], inp["scalars"], n_samples=n_samples, seed=seed)
-        return dict(zip(PERCENTILES, np.percentile(s, list(PERCENTILES.values()), axis=0)))
+        out = dict(zip(PERCENTILES, np.percentile(s, list(PERCENTILES.values()), axis=0)))
+        out["samples"] = np.asarray(s[:, 0, :], dtype=np.float64)
+        return out
     finally:
         if num_threads is not None:
             torch.set_num_threads(before)
