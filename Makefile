@@ -100,6 +100,7 @@ $(BOOK_SRC)/book/executed/%.ipynb: notebooks/%.py $(METRICS) $(STAGE_SRC_noteboo
 	@mkdir -p $(BUILD)/nb $(dir $@)
 	$(VENV)/bin/jupytext --quiet --to ipynb $< -o $(BUILD)/nb/$*.ipynb
 	$(VENV)/bin/papermill --log-level WARNING --cwd . $(BUILD)/nb/$*.ipynb $@.partial.ipynb -p config $(CONFIG)
+	$(PY) -m galmass.book.tags $@.partial.ipynb
 	mv $@.partial.ipynb $@
 
 notebooks: $(EXECUTED)

@@ -43,6 +43,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass.book import figures
+from galmass.book.tables import show_table
 from galmass.config import load_config
 from galmass.predict import load_model, training_preprocessing
 from galmass.book.realdata import (GAIA_CHALLENGE, GAIA_IN_68, GAIA_MEDIAN_DEX, evaluate_edge,
@@ -76,7 +77,7 @@ gc = evaluate_gaia_challenge(model, n_samples=1000, seed=0)
 summary = gaia_challenge_summary(gc, f_min=1.0)
 for c in ("median_abs_dex", "median_bias_dex", "fraction_in_68", "max_seconds"):
     summary[c].format = ".3f"
-summary
+show_table(summary)
 
 # %%
 fig = figures.gaia_challenge_profiles(gc, {k: v.enclosed_mass for k, v in GAIA_CHALLENGE.items()})
@@ -126,7 +127,9 @@ cols = ["name", "n_stars", "r_half", "r_half_lvdb", "sigma_los", "sigma_lvdb", "
 view = dw[cols]
 for c in cols[2:-1]:
     view[c].format = ".3f" if c.startswith("r_") else ".2f"
-view
+show_table(view, units={"r_half": "kpc", "r_half_lvdb": "kpc", "sigma_los": "km/s", "sigma_lvdb": "km/s",
+                        "log10_m_wolf_lvdb": "dex Msun", "log10_m_p16": "dex Msun", "log10_m_p50": "dex Msun",
+                        "log10_m_p84": "dex Msun", "log10_m_wolf_here": "dex Msun"})
 
 # %%
 fig = figures.dwarf_profiles(profiles, dw)
@@ -212,13 +215,13 @@ from galmass.book.dirty import (BINARY_BIAS_DEX, CONTAM_IN_68, CONTAM_SHIFT_DEX,
 contam = contamination_summary(gaia_contamination(model, fractions=(0.1, 0.2), n_draws=20, n_samples=1000, seed=0))
 for c in ("median_shift_dex", "worst_file_shift_dex", "inside_68", "foreground_kept"):
     contam[c].format = ".3f"
-contam
+show_table(contam, units={"median_shift_dex": "dex", "worst_file_shift_dex": "dex"})
 
 # %%
 bins = binaries_summary(ultrafaint_binaries(model, n_cases=100, n_samples=1000, seed=0))
 for c in ("model_median_bias_dex", "model_inside_68", "wolf_median_bias_dex", "ood_fraction"):
     bins[c].format = ".3f"
-bins
+show_table(bins, units={"model_median_bias_dex": "dex", "wolf_median_bias_dex": "dex"})
 
 # %%
 few_tarp, few_n, few_ood = few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=150, n_los=4, seed=0)
