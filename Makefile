@@ -55,6 +55,12 @@ test: $(INSTALLED)
 	@for nb in 05_generalisation 06_calibration; do \
 	  grep -q "<table" build/smoke/_build/html/book/executed/$$nb.html || \
 	    { echo "book: $$nb has no rendered table"; exit 1; }; done
+	@# the rendered book in a headless browser (Debian's chromium; installed here when possible)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "make test: no chromium: the browser test is skipped"
+	GALMASS_BOOK_HTML=build/smoke/_build/html $(PY) -m pytest -q -rs tests/test_book_browser.py
 
 # ---- data: mock suites (HDF5 shards, resumable, Dask-parallel)
 $(SUITES_DONE): $(INSTALLED) $(CONFIG) $(STAGE_SRC_suites)
