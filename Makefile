@@ -113,10 +113,18 @@ notebooks: $(EXECUTED)
 
 # ---- book: Jupyter Book 1.x (Sphinx), offline; HTML in <book dir>/_build/html
 BOOK_HTML := $(BUILD)/_build/html/index.html
-$(BOOK_HTML): $(EXECUTED) _config.yml _toc.yml book/intro.md
-	@mkdir -p $(BOOK_SRC)/book
+# MathJax served by the book itself (from the npm registry), so that pages render offline
+MATHJAX := build/mathjax/es5/tex-mml-chtml.js
+$(MATHJAX):
+	rm -rf build/mathjax.partial && mkdir -p build/mathjax.partial
+	cd build/mathjax.partial && npm pack --silent mathjax@3.2.2 >/dev/null && tar xzf mathjax-3.2.2.tgz
+	rm -rf build/mathjax && mkdir -p build/mathjax && mv build/mathjax.partial/package/es5 build/mathjax/es5 && rm -rf build/mathjax.partial
+
+$(BOOK_HTML): $(EXECUTED) _config.yml _toc.yml book/intro.md $(MATHJAX)
+	@mkdir -p $(BOOK_SRC)/book $(BOOK_SRC)/_extra
 	cp _config.yml _toc.yml $(BOOK_SRC)/
 	cp book/intro.md $(BOOK_SRC)/book/
+	rm -rf $(BOOK_SRC)/_extra/mathjax && cp -r build/mathjax/es5 $(BOOK_SRC)/_extra/mathjax
 	$(VENV)/bin/jupyter-book build --quiet $(BOOK_SRC) --path-output $(BUILD)
 	@echo "book: $(BOOK_HTML)"
 

@@ -18,7 +18,20 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 from galmass.constants import G, RADII_F  # noqa: E402
 from galmass.errors import GalmassError  # noqa: E402
-from galmass.sources import suites  # noqa: E402
-from galmass.sources.galaxy import Galaxy  # noqa: E402
 
 __all__ = ["Galaxy", "GalmassError", "G", "RADII_F", "suites", "__version__"]
+
+
+def __getattr__(name: str):
+    """``galmass.suites`` and ``galmass.Galaxy`` on first use: the mock-suite machinery (scipy
+    interpolation, the distribution functions) costs ~0.7 s to import, which ``galmass
+    predict`` never needs."""
+    if name == "suites":
+        from galmass.sources import suites
+
+        return suites
+    if name == "Galaxy":
+        from galmass.sources.galaxy import Galaxy
+
+        return Galaxy
+    raise AttributeError(f"module 'galmass' has no attribute {name!r}")
