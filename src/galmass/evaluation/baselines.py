@@ -39,7 +39,13 @@ __all__ = ["BASELINES", "Baseline", "MeanBaseline", "ScalingBaseline", "LinearBa
 
 def summary_features(table: Mapping[str, np.ndarray]) -> np.ndarray:
     """Design matrix (N, 8): log10 of R_h [kpc], sigma_los, v_p98 [km/s] and the five
-    literature estimators' masses [Msun] (``est_log_mass``, already log10)."""
+    literature estimators' masses [Msun] (``est_log_mass``, already log10).
+
+    An estimator is undefined (NaN) on a projection whose velocity errors exceed the
+    dispersion of the stars it uses (a few stars with large errors, dirty catalogues); its
+    entry is then the projection's mass scale ``log10(R_h sigma_los^2 / G)`` plus the
+    estimator's median offset from the mass scale over the rows where it is defined.
+    """
     s = np.asarray(table["scalars"], dtype=float)
     est = np.asarray(table["est_log_mass"], dtype=float)
     if s.ndim != 2 or s.shape[1] != 3 or est.ndim != 2 or len(est) != len(s):
@@ -47,6 +53,15 @@ def summary_features(table: Mapping[str, np.ndarray]) -> np.ndarray:
                            f"{s.shape} and {est.shape}")
     if np.any(s <= 0):
         raise GalmassError("summary_features: R_h, sigma_los and v_p98 must be positive")
+    bad = ~np.isfinite(est)
+    if bad.any():
+        scale = mass_scale(s)
+        est = est.copy()
+        for j in np.flatnonzero(bad.any(axis=0)):
+            ok = ~bad[:, j]
+            if not ok.any():
+                raise GalmassError(f"summary_features: estimator column {j} is undefined on every projection")
+            est[bad[:, j], j] = scale[bad[:, j]] + float(np.median(est[ok, j] - scale[ok]))
     return np.column_stack([np.log10(s), est])
 
 

@@ -21,10 +21,12 @@ def ratio_stats(log_pred: np.ndarray, log_true: np.ndarray) -> dict[str, np.ndar
     """Median ratio and scatter of ``10^(log_pred - log_true)`` along axis 0.
 
     Returns ``median_ratio``, ``p16``, ``p84`` and ``scatter = (p84 - p16) / 2``
-    (arrays over the trailing axes, e.g. the 10 radii).
+    (arrays over the trailing axes, e.g. the 10 radii). Undefined predictions (NaN: a
+    literature estimator whose velocity errors exceed the dispersion of its stars) are left
+    out.
     """
     ratio = 10.0 ** (np.asarray(log_pred, dtype=float) - np.asarray(log_true, dtype=float))
-    p16, p50, p84 = np.percentile(ratio, [16, 50, 84], axis=0)
+    p16, p50, p84 = np.nanpercentile(ratio, [16, 50, 84], axis=0)
     return {"median_ratio": p50, "p16": p16, "p84": p84, "scatter": (p84 - p16) / 2}
 
 
