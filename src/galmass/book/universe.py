@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from galmass.evaluation.paper import ESTIMATOR_SCATTER_RANGE as PAPER_HW
 from galmass.evaluation.realism import DWARF_WINDOW, REALISM_TARGETS
 from galmass.observe.estimators import ESTIMATORS
 from galmass.sources.suites import SUITE_SPECS
@@ -80,7 +81,7 @@ def realism_markdown(checks: dict[str, dict[str, Any]]) -> str:
     rows: list[tuple[str, str, list[str]]] = []
     for name in ESTIMATORS:
         rows.append((f"{name}: 16–84% half-width of M_est/M_true", f"{t['estimator_halfwidth'][0]}–"
-                     f"{t['estimator_halfwidth'][1]} (paper 0.26–0.30)",
+                     f"{t['estimator_halfwidth'][1]} (paper {PAPER_HW[0]:.2f}–{PAPER_HW[1]:.2f})",
                      [cell(f"{c[f'halfwidth_{name}']:.3f}", t['estimator_halfwidth'][0] <= c[f'halfwidth_{name}']
                            <= t['estimator_halfwidth'][1]) for c in checks.values()]))
     rows.append(("median spread of log10(R_h σ²) over lines of sight [dex]", f"≥ {t['los_spread_median_min']}",

@@ -96,6 +96,7 @@ def run_summary(args: argparse.Namespace) -> int:
 
 def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
     from galmass.book.universe import find_lvdb_dwarfs
+    from galmass.evaluation.paper import ESTIMATOR_SCATTER_RANGE as PAPER_HW
     from galmass.evaluation.realism import REALISM_TARGETS, realism_checks, realism_summary
 
     lvdb = find_lvdb_dwarfs(lvdb_path)  # without the external data the comparison with real dwarfs is left out
@@ -107,7 +108,7 @@ def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
         hw = " ".join(f"{k[10:]} {v:.3f}" for k, v in c.items() if k.startswith("halfwidth_") and k != "halfwidth_ok")
         lines.append(f"suite {name}")
         lines.append(f" {flag(c['halfwidth_ok'])} estimator 16-84% half-width of M_est/M_true "
-                     f"[{t['estimator_halfwidth'][0]}-{t['estimator_halfwidth'][1]}; paper 0.26-0.30]: {hw}")
+                     f"[{t['estimator_halfwidth'][0]}-{t['estimator_halfwidth'][1]}; paper {PAPER_HW[0]:.2f}-{PAPER_HW[1]:.2f}]: {hw}")
         lines.append(f" {flag(c['los_spread_ok'])} median spread of log10(R_h sigma^2) over lines of sight "
                      f"[>= {t['los_spread_median_min']} dex]: {c['los_spread_median']:.3f}")
         p5, p50, p95 = c["stars_c_over_a_p5_p50_p95"]
