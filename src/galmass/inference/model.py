@@ -26,6 +26,7 @@ from galmass.errors import GalmassError, one_line
 from galmass.files import atomic_write_json, load_torch, save_torch
 from galmass.inference.cnn import CNNConfig, MassCNN, Preprocessor, predict_cnn
 from galmass.inference.flow import FlowConfig, build_flow, sample_posterior, summarize_samples
+from galmass.inference.maf import maf_skeleton
 from galmass.inference.ood import InputDomain
 
 __all__ = ["MassModel", "FORMAT_VERSION", "flow_shift"]
@@ -166,7 +167,10 @@ class MassModel:
             raise GalmassError(f"model {d} was trained on {msize}x{msize} maps, not {map_size}x{map_size}")
         try:
             cnn = MassCNN(msize, cnn_cfg, n_outputs=n_out)
-            flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_feat), flow_cfg)
+            if flow_cfg.estimator == "maf":  # nflows alone: prediction never imports sbi (~4 s)
+                flow = maf_skeleton(n_out, n_feat, flow_cfg.hidden_features, flow_cfg.num_transforms)
+            else:
+                flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_feat), flow_cfg)
         except Exception as exc:  # torch/sbi raise many types for impossible settings
             raise GalmassError(f"{mfile}: its settings do not make a network ({one_line(exc)[:160]})") from None
         for name, net in (("cnn.pt", cnn), ("flow.pt", flow)):

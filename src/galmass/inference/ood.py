@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 
 import numpy as np
-from scipy.interpolate import RegularGridInterpolator
 
 from galmass.errors import GalmassError
 from galmass.observe.maps import kde_map
@@ -58,7 +57,7 @@ class InputDomain:
             pad = 0.25 * (hi - lo) + 1e-3
             ext = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
             grid = kde_map(pts, ext, (n_grid, n_grid))
-            dens = _interp(grid, ext)(pts[:, ::-1])
+            dens = _bilinear(grid, ext, pts[:, ::-1])
             pairs.append((i, j)); extents.append(tuple(map(float, ext)))
             grids.append(grid.astype(float).tolist())
             levels.append(float(np.quantile(dens, 1.0 - fraction)))
@@ -71,7 +70,7 @@ class InputDomain:
         reasons = [""] * len(x)
         for (i, j), ext, grid, level in zip(self.pairs, self.extents, self.grids, self.levels):
             pts = x[:, [i, j]]
-            dens = _interp(np.asarray(grid), ext)(pts[:, ::-1])
+            dens = _bilinear(np.asarray(grid), ext, pts[:, ::-1])
             out = ~(dens >= level)
             for k in np.flatnonzero(out & ~flag):
                 reasons[k] = (f"({SCALAR_LABELS[i]}, {SCALAR_LABELS[j]}) = ({pts[k, 0]:.2f}, {pts[k, 1]:.2f}) "
@@ -116,8 +115,24 @@ def _log(scalars: np.ndarray) -> np.ndarray:
     return np.log10(s)
 
 
-def _interp(grid: np.ndarray, ext) -> RegularGridInterpolator:
-    ny, nx = np.shape(grid)
-    y = np.linspace(ext[2], ext[3], ny)
-    x = np.linspace(ext[0], ext[1], nx)
-    return RegularGridInterpolator((y, x), np.asarray(grid), bounds_error=False, fill_value=0.0)
+def _bilinear(grid: np.ndarray, ext, yx: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of ``grid`` (ny, nx) on the nodes of ``ext = (xmin, xmax, ymin,
+    ymax)`` at points ``yx`` (N, 2) = (y, x); 0 outside the grid (or for non-finite points).
+
+    The same numbers as ``scipy.interpolate.RegularGridInterpolator(..., bounds_error=False,
+    fill_value=0)`` (a test compares them), without importing scipy.interpolate (~0.4 s of
+    ``galmass predict``'s start-up).
+    """
+    g = np.asarray(grid, dtype=float)
+    ny, nx = g.shape
+    yx = np.asarray(yx, dtype=float)
+    fy = (yx[:, 0] - ext[2]) / (ext[3] - ext[2]) * (ny - 1)
+    fx = (yx[:, 1] - ext[0]) / (ext[1] - ext[0]) * (nx - 1)
+    inside = np.isfinite(fy) & np.isfinite(fx) & (fy >= 0) & (fy <= ny - 1) & (fx >= 0) & (fx <= nx - 1)
+    fy, fx = np.where(inside, fy, 0.0), np.where(inside, fx, 0.0)
+    iy = np.clip(np.floor(fy).astype(int), 0, ny - 2)
+    ix = np.clip(np.floor(fx).astype(int), 0, nx - 2)
+    ty, tx = fy - iy, fx - ix
+    v = (g[iy, ix] * (1 - ty) * (1 - tx) + g[iy + 1, ix] * ty * (1 - tx)
+         + g[iy, ix + 1] * (1 - ty) * tx + g[iy + 1, ix + 1] * ty * tx)
+    return np.where(inside, v, 0.0)

@@ -19,12 +19,15 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from galmass.constants import RADII_F
 from galmass.errors import GalmassError
-from galmass.sources.galaxy import Galaxy
+
+if TYPE_CHECKING:  # only for annotations: the mock-galaxy machinery costs ~0.4 s to import
+    from galmass.sources.galaxy import Galaxy
 
 __all__ = [
     "Projection",
