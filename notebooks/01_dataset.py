@@ -41,10 +41,12 @@ from galmass.inference.data import ProjectionDataset
 from galmass.observe.maps import EXTENT_PHASE, EXTENT_POSITION
 from galmass.sources.storage import iter_built_suite
 from galmass.book import universe
+from galmass.book.captions import Captions
 from galmass.evaluation.realism import realism_checks, realism_summary
 from galmass.sources.suites import SUITE_SPECS
 
 cfg = load_config(config)
+caption = Captions(1)
 display(Markdown(f"Run profile **{cfg.profile}** (`{config}`): {cfg.suites.n_galaxies} galaxies per suite, "
                  f"{cfg.dataset.n_los} lines of sight, {cfg.dataset.map_size}x{cfg.dataset.map_size} maps; "
                  f"balanced in {cfg.dataset.balance_bins} bins of log10 M(<R_h) between "
@@ -72,7 +74,9 @@ ax.hist(kept["log_mass_rh"][train_kept], bins=cfg.dataset.balance_bins, range=(l
 ax.set_xlabel(r"$\log_{10} M(<R_h)\ [M_\odot]$")
 ax.set_ylabel("projections")
 ax.legend(fontsize=8)
-plt.show()
+caption("Distribution of log10 M(<R_h) of every projection of each suite (dashed: held out), and of "
+        f"the training suites after balancing to a flat distribution in {cfg.dataset.balance_bins} bins.",
+        paper="Fig. 1")
 
 # %% [markdown]
 # ## Fig. 2: stellar mass against projected half-number radius
@@ -95,7 +99,8 @@ for s in suites:
 ax.set_xlabel(r"$\log_{10} M_*\ [M_\odot]$")
 ax.set_ylabel(r"$\log_{10} R_h\ [\mathrm{kpc}]$")
 ax.legend(fontsize=8)
-plt.show()
+caption("Number-density contours (30, 70 and 95% quantiles of the occupied bins) of the kept projections "
+        "of each suite in the plane of stellar mass and projected half-number radius.", paper="Fig. 2")
 
 # %% [markdown]
 # ## Example inputs
@@ -116,7 +121,9 @@ for j, i in enumerate(pick):
     axes[0, j].set_xlabel("x / R_h"); axes[0, j].set_ylabel("y / R_h")
     axes[1, j].set_xlabel("R / R_h"); axes[1, j].set_ylabel("v / v_p98")
 plt.tight_layout()
-plt.show()
+caption(f"The two input maps of {len(pick)} validation projections drawn at random: top, the kernel density "
+        "of the stars' sky positions in units of R_h; bottom, of projected radius and line-of-sight "
+        "velocity in units of R_h and v_p98.")
 
 # %% [markdown]
 # ## Counts per suite and split
@@ -164,7 +171,9 @@ display(Markdown(universe.realism_markdown(checks)))
 
 # %%
 universe.shapes_and_rotation(summaries, metas, lvdb)
-plt.show()
+caption("Shapes and rotation of the first galaxies of each suite: dark-halo and stellar 3-D axis ratios, "
+        "projected ellipticity of the stars (median over lines of sight) and v_rot/sigma about the short axis"
+        + (", beside the Local Volume Database Milky Way dwarfs' ellipticities." if lvdb is not None else "."))
 
 # %% [markdown]
 # **Anisotropy.** The initial conditions' anisotropy profile (Osipkov–Merritt radius and
@@ -173,7 +182,8 @@ plt.show()
 
 # %%
 universe.anisotropy_profiles(metas)
-plt.show()
+caption("Velocity anisotropy beta(r) of the initial conditions of each suite: median and 16-84% band over "
+        "its first galaxies, against radius in units of the stars' 3-D half-mass radius.")
 
 # %% [markdown]
 # **Sizes and dispersions.** Projected half-number radius and line-of-sight velocity dispersion
@@ -181,4 +191,6 @@ plt.show()
 
 # %%
 universe.scaling_relations(summaries, lvdb)
-plt.show()
+caption("Projected half-number radius and line-of-sight velocity dispersion against stellar mass (median over "
+        "lines of sight)" + (", with the Milky Way dwarfs of the Local Volume Database (black stars)"
+                             if lvdb is not None else "") + "; gray: the stellar-mass window of the realism check.")

@@ -41,12 +41,14 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass.book import figures
+from galmass.book.captions import Captions
 from galmass.book.figures import open_run
 from galmass.dataset import load_arrays
 from galmass.observe.estimators import ESTIMATORS
 from galmass.evaluation.metrics import estimator_metrics
 
 cfg, st, metrics, joint, name = open_run(config)
+caption = Captions(2)
 display(Markdown("| estimator | formula | reference |\n|---|---|---|\n" + "\n".join(
     f"| {n} | {e.formula} | {e.reference} |" for n, e in ESTIMATORS.items())))
 
@@ -65,7 +67,9 @@ for j, n in enumerate(ESTIMATORS):
     r = 10 ** (val["est_log_mass"][:, j] - val["est_log_truth"][:, j])
     ratios[n] = {joint_label: r, **{name[s]: r[val["suite"] == s] for s in st.models[joint]}}
 figures.estimator_pdfs(ratios, joint_label)
-plt.show()
+caption(f"Distribution of M_est / M_true of the {len(ESTIMATORS)} literature estimators on the test projections of "
+        f"{joint_label}, together (filled; median solid, 16/84 percentiles dashed) and per suite (empty).",
+        paper="Fig. 4")
 
 # %% [markdown]
 # ## Median ratio and 1-sigma scatter (half the 16-84 range of M_est / M_true)

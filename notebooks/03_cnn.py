@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from galmass.book import figures
+from galmass.book.captions import Captions
 from galmass.book.figures import open_run
 from galmass.constants import RADII_F
 from galmass.errors import GalmassError
@@ -43,6 +44,7 @@ from galmass.inference.model import MassModel
 from galmass.evaluation.predictions import load_set
 
 cfg, st, metrics, joint, name = open_run(config)
+caption = Captions(3)
 models = {m: MassModel.load(st.models_dir / m) for m in st.models}
 model = models[joint]
 print(model.cnn)
@@ -66,7 +68,8 @@ display(Markdown(f"Run profile **{cfg.profile}**: {cfg.dataset.map_size}x{cfg.da
 
 # %%
 figures.training_curves({m: mm.info["cnn_history"] for m, mm in models.items()})
-plt.show()
+caption(f"CNN training: MSE of the standardised targets per epoch, training and validation projections, for each "
+        f"of the {len(models)} models of profile {cfg.profile} (the dot marks the kept epoch).")
 display(Markdown("| model | training suites | epochs | best epoch | final learning rate | training min |\n|---|---|---|---|---|---|\n"
                  + "\n".join(f"| {m} | {' + '.join(st.models[m])} | {len(mm.info['cnn_history']['val_loss'])} | "
                              f"{mm.info['cnn_history']['best_epoch']} | {mm.info['cnn_history']['lr'][-1]:.2e} | "
@@ -83,7 +86,8 @@ except GalmassError as exc:
     display(Markdown(f"*Not available in profile {cfg.profile}: {exc}*"))
 else:
     figures.predicted_vs_true(RADII_F, p["labels"], p["cnn_pred"])
-    plt.show()
+    caption(f"The joint CNN's point predictions of log10 M(< f R_h) against the truth on its {len(p['labels'])} "
+            "test projections, one panel per radius f, with the rms difference.")
     v = metrics["models"][joint]["test"]
     display(Markdown(f"MSE of log10 M over the ten radii on the test set: CNN {v['mse_cnn']:.4f}, "
                      f"CNN+MAF posterior median {v['mse']:.4f} ({v['n']} projections)."))

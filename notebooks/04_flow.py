@@ -34,6 +34,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass.book import figures
+from galmass.book.captions import Captions
 from galmass.book.figures import open_run
 from galmass.constants import RADII_F
 from galmass.dataset import load_arrays
@@ -44,6 +45,7 @@ from galmass.inference.model import MassModel
 from galmass.evaluation.predictions import load_set
 
 cfg, st, metrics, joint, name = open_run(config)
+caption = Captions(4)
 train_suites = st.models[joint]
 # the model trained on one suite only, per suite (the paper's NIHAO-only and AURIGA-only models)
 single = {s: m for s in train_suites for m, ss in st.models.items() if ss == [s]}
@@ -74,7 +76,8 @@ val = get_set(joint, "test")
 models = {m: MassModel.load(st.models_dir / m) for m in st.models}
 figures.training_curves({m: mm.info["flow_history"] for m, mm in models.items()}, logy=False,
                         ylabel="negative log-likelihood")
-plt.show()
+caption("Flow training: negative log-likelihood per epoch of the training and validation features, for each "
+        "model (the dot marks the kept epoch).")
 display(Markdown(", ".join(
     f"`{m}`: best epoch {mm.info['flow_history']['best_epoch']} of {len(mm.info['flow_history']['val_loss'])}, "
     f"{mm.info['seconds']['flow'] / 60:.1f} min" for m, mm in models.items())))
@@ -121,7 +124,9 @@ else:
         examples.append({"title": f"{name[s]}: {gid} (los {los})", "f": RADII_F, "truth": val["labels"][i],
                          "pred": pred, "est_f": est_f, "est_log_mass": val["est_log_mass"][i]})
     figures.mass_profiles(examples)
-    plt.show()
+    fig5 = caption(f"Enclosed mass profiles of {len(examples)} test projections of different galaxies: the truth, the "
+            "posterior median and 16-84% band of the joint model and of the model trained on the galaxy's suite "
+            "alone, and the literature estimators at their own radii.", paper="Fig. 5")
 
 # %% [markdown]
 # ## Figs. 6 and 7: accuracy against radius
@@ -133,8 +138,8 @@ else:
 # **Fig. 6**: the models trained on one suite only, each on its own suite.
 
 # %%
-def bands(entries):
-    """entries: panel -> (model, train set, test set, estimator suites)."""
+def bands(entries, text, paper):
+    """entries: panel -> (model, train set, test set, estimator suites); ``text``, ``paper``: the caption."""
     panels, ests = {}, {}
     for panel, (model, tr_name, va_name, suites) in entries.items():
         tr, va = get_set(model, tr_name), get_set(model, va_name)
@@ -146,11 +151,14 @@ def bands(entries):
     if panels:
         figures.ratio_bands(panels, estimators=ests, label_fmt="{} set",
                             colors={"training": "tab:blue", "test": "tab:pink"})
-        plt.show()
+        caption(text + " Median of M_pred / M_true (posterior median) against f, with its 16-84% band, on the "
+                "training set (blue) and the test set (pink); gray: the literature estimators on the same test "
+                "projections.", paper=paper)
 
 
 if single:
-    bands({f"trained on {name[s]}": (m, "train", f"test_{s}", [s]) for s, m in single.items()})
+    bands({f"trained on {name[s]}": (m, "train", f"test_{s}", [s]) for s, m in single.items()},
+          "The models trained on one suite only, each on its own suite.", "Fig. 6")
 else:
     display(Markdown(f"*Profile {cfg.profile} has no model trained on a single suite.*"))
 
@@ -161,7 +169,8 @@ else:
 # %%
 bands({f"trained on {' + '.join(train_suites)}: all": (joint, "train", "test", train_suites),
        **{f"trained on {' + '.join(train_suites)}: {name[s]}": (joint, f"train_{s}", f"test_{s}", [s])
-          for s in train_suites}})
+          for s in train_suites}},
+      f"The joint model on {' + '.join(train_suites)} together (left) and split by suite.", "Fig. 7")
 
 # %% [markdown]
 # ## The model against each estimator, at the estimator's own radius (test set)
@@ -198,4 +207,6 @@ for i in pick:
     fig = figures.posterior_corner(val["samples"][:, i], val["labels"][i])
     fig.suptitle(f"{name[val['suite'][i]]}: {val['galaxy_id'][i]} (los {val['los'][i]}), "
                  f"{val['samples'].shape[0]} samples", fontsize=14)
-    plt.show()
+    caption(f"Posterior of the joint model for {name[val['suite'][i]]} galaxy {val['galaxy_id'][i]} (line of sight "
+            f"{val['los'][i]}, one of the projections of {fig5}): pairwise distributions of {val['samples'].shape[0]} samples of the ten "
+            "log10 M(< f R_h), true values in blue, 16/50/84 percentiles dashed.", paper="Fig. B.1")

@@ -33,6 +33,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass.book import figures
+from galmass.book.captions import Captions
 from galmass.book.figures import open_run
 from galmass.constants import RADII_F
 from galmass.dataset import load_arrays
@@ -42,6 +43,7 @@ from galmass.inference.ood import SCALAR_LABELS
 from galmass.evaluation.predictions import load_set
 
 cfg, st, metrics, joint, name = open_run(config)
+caption = Captions(5)
 pred_dir = st.results_dir / "predictions"
 model_label = {m: " + ".join(st.models[m]) for m in st.models}
 display(Markdown(f"Run profile **{cfg.profile}**; models: "
@@ -134,11 +136,14 @@ def estimators_on(set_name):
 
 fig8 = figures.ratio_bands({name[s.split("_", 1)[1]]: {model_label[m]: band(m, s) for m in st.models} for s in in_suite},
                            estimators={name[s.split("_", 1)[1]]: estimators_on(s) for s in in_suite})
-plt.show()
+caption(f"Median M_pred / M_true and its 16-84% band against f for each of the {len(st.models)} models, on the test "
+        "projections of each training suite; gray: the literature estimators on the same projections.",
+        paper="Fig. 8")
 test_sets = held_sets
 fig9 = figures.ratio_bands({name[s.split("_", 1)[1]]: {model_label[m]: band(m, s) for m in st.models} for s in test_sets},
                            estimators={name[s.split("_", 1)[1]]: estimators_on(s) for s in test_sets})
-plt.show()
+caption("As the previous figure, on the held-out suite"
+        f"{'s' if len(test_sets) > 1 else ''} that no model was trained on.", paper="Fig. 9")
 
 # %% [markdown]
 # ## Fig. C.1: the joint model on the held-out suite, in bins of true mass
@@ -147,7 +152,9 @@ plt.show()
 for s in test_sets:
     p = load_set(st, joint, s)
     figures.binned_prediction_grid(RADII_F, p["labels"], p["p50"], (p["p84"] - p["p16"]) / 2)
-    plt.show()
+    caption(f"The joint model on the held-out suite {name[s.split('_', 1)[1]]} ({len(p['labels'])} projections): "
+            "posterior median in bins of true log10 M(< f R_h), one panel per radius, with 1/2/3-sigma bands; "
+            "outliers drawn individually with their error bars.", paper="Fig. C.1")
 
 # %% [markdown]
 # ## Out-of-distribution inputs (Appendix C)
@@ -171,7 +178,10 @@ for ax, (i, j), ext, grid, level in zip(axes, model.domain.pairs, model.domain.e
                levels=[level], colors="k")
     ax.set_xlabel(SCALAR_LABELS[i]); ax.set_ylabel(SCALAR_LABELS[j])
 axes[0].legend(fontsize=8, markerscale=8)
-plt.tight_layout(); plt.show()
+plt.tight_layout()
+caption("The joint model's training inputs (gray) and the held-out projections (green) in each pair of log "
+        "scalars, with the 99% contour of the training inputs that defines its input domain.",
+        paper="Appendix C")
 rows = ["| held-out set | fraction outside | MSE (all) | MSE (inside) | MSE (outside) |", "|---|---|---|---|---|"]
 for s, v in metrics["ood"].items():
     if isinstance(v, dict) and s in test_sets:

@@ -36,6 +36,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass.book import figures
+from galmass.book.captions import Captions
 from galmass.book.figures import open_run
 from galmass.evaluation.calibration import marginal_coverage, posterior_uncertainty
 from galmass.constants import RADII_F
@@ -44,6 +45,7 @@ from galmass.evaluation.paper import CITATION, TARP_HELDOUT_MAX_DEVIATION, TARP_
 from galmass.evaluation.predictions import held_out_suites, load_set
 
 cfg, st, metrics, joint, name = open_run(config)
+caption = Captions(6)
 pred_dir = st.results_dir / "predictions" / joint
 held = held_out_suites(cfg)
 train_suites = [s for s in cfg.suites.names if s not in held]
@@ -79,7 +81,9 @@ for s in held:
 panels = {panel: {label: load_tarp_curve(st, joint, set_name) for label, set_name in sets.items()
                   if set_name in metrics["tarp"]} for panel, sets in panels.items()}
 figures.tarp_panels(panels)
-plt.show()
+caption("TARP expected coverage probability against the credibility level on the training (left) and test "
+        "(right) sets of the joint model (bootstrap median and 2-sigma band; red dashed: 0.03 from the diagonal).",
+        paper="Fig. 10")
 rows = ["| set | projections | galaxies | max deviation from the diagonal | 68% range (galaxy bootstrap) "
         "| paper |", "|---|---|---|---|---|---|"]
 held_sets = {f"test_{s}" for s in held}
@@ -100,7 +104,8 @@ ecps = {}
 for label, set_name in [("test (joint)", "test")] + [(name[s], f"test_{s}") for s in held]:
     alpha, ecps[label] = marginal_coverage(*load(set_name))
 figures.marginal_coverage_grid(RADII_F, alpha, ecps)
-plt.show()
+caption("Coverage of each radius's marginal posterior against the credibility level, on the joint model's test "
+        "set and the held-out suite.", paper="Fig. D.1")
 
 # %% [markdown]
 # ## Fig. D.2: posterior uncertainty against radius
@@ -110,7 +115,8 @@ unc = {"test (joint)": posterior_uncertainty(load("test")[0])}
 for s in held:
     unc[name[s]] = posterior_uncertainty(load(f"test_{s}")[0])
 figures.uncertainty_vs_radius(RADII_F, unc)
-plt.show()
+caption("Posterior uncertainty (half the 16-84% range, dex) against radius: median and 16-84% band over the "
+        "projections of each set.", paper="Fig. D.2")
 med = {k: np.median(v, axis=0) for k, v in unc.items()}
 display(Markdown("| set | " + " | ".join(f"f={f:.1f}" for f in RADII_F) + " |\n|---" * 1 + "|---" * len(RADII_F) + "|\n"
                  + "\n".join(f"| {k} | " + " | ".join(f"{x:.3f}" for x in v) + " |" for k, v in med.items())))

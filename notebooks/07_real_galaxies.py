@@ -43,6 +43,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from galmass.book import figures
+from galmass.book.captions import Captions
 from galmass.book.tables import show_table
 from galmass.config import load_config
 from galmass.predict import load_model, training_preprocessing
@@ -51,6 +52,7 @@ from galmass.book.realdata import (GAIA_CHALLENGE, GAIA_IN_68, GAIA_MEDIAN_DEX, 
                                    gaia_challenge_verdict, model_for_profile, predict_dwarfs)
 
 cfg = load_config(config)
+caption = Captions(7)
 model_dir = model_for_profile(cfg)
 model = load_model(model_dir)
 prep = training_preprocessing(model)
@@ -81,6 +83,8 @@ show_table(summary)
 
 # %%
 fig = figures.gaia_challenge_profiles(gc, {k: v.enclosed_mass for k, v in GAIA_CHALLENGE.items()})
+caption("Gaia Challenge: the exact M(<r) (black) and each catalogue's posterior median with its 16-84% band (blue: "
+        "exact velocities; orange: 2 km/s errors), per halo model (row) and sample size (column).")
 
 # %% [markdown]
 # The acceptance test of this chapter pools, per Gaia Challenge model, the ten 1000-star
@@ -133,9 +137,13 @@ show_table(view, units={"r_half": "kpc", "r_half_lvdb": "kpc", "sigma_los": "km/
 
 # %%
 fig = figures.dwarf_profiles(profiles, dw)
+caption(f"The {len(dw)} Milky Way dwarf spheroidals: posterior M(<r) (median and 16-84% band), the literature "
+        "estimators on the same stars (gray squares) and the Local Volume Database Wolf mass (red).")
 
 # %%
 fig = figures.wolf_comparison(dw)
+caption("Posterior M(< 4/3 R_h) of each dwarf, at the Local Volume Database's R_h, against the Local Volume "
+        "Database Wolf mass; the line is 1:1.")
 
 # %%
 diff = np.asarray(dw["log10_m_p50"]) - np.asarray(dw["log10_m_wolf_lvdb"])
@@ -169,6 +177,8 @@ display(Markdown(
 # %%
 edge = evaluate_edge(model, n_los=8, n_stars=2000, n_samples=1000, seed=0)
 fig = figures.edge_profiles(edge)
+caption("EDGE dwarfs: M_pred / M_true against f for each line of sight (posterior median and 16-84% band), "
+        "one panel per dwarf.")
 
 # %%
 lines = []

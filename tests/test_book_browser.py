@@ -6,6 +6,7 @@ no browser is installed (Debian's ``chromium`` with Python ``playwright``).
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -66,6 +67,12 @@ def test_chapter_renders_prose_figures_and_tables_before_code(browser, page):
     assert images, "no figure"
     for img in images:
         assert tab.evaluate("(i) => i.complete && i.naturalWidth > 0", img), img.get_attribute("src")
+    # every figure carries one numbered caption, numbered 1, 2, ... within its chapter
+    figs = tab.query_selector_all("main div.cell_output img")
+    numbers = [int(n) for c, n in re.findall(r"Figure (\d+)\.(\d+)", text) if int(c) == int(page.stem[:2])]
+    numbers = list(dict.fromkeys(numbers))  # a caption may refer back to an earlier figure
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
+    assert len(numbers) == len(figs), f"{len(figs)} figures, {len(numbers)} numbered captions"
     if page.stem in TABLE_CHAPTERS:
         assert tab.query_selector_all("main table"), "no table"
     tab.close()
