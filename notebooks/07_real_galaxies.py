@@ -213,8 +213,11 @@ display(Markdown("\n".join(lines)))
 #    equilibrium, M -> s^2 M), 1 km/s errors — with and without 50% unresolved binaries
 #    (Raghavan et al. 2010 periods; `galmass.observe.binaries`), beside the Wolf estimator on the
 #    same stars.
-# 3. **Few stars**: TARP of 20–100-star projections (1–3 km/s errors) of this profile's test
-#    galaxies.
+# 3. **Few stars**: TARP of 20–100-star projections of this profile's test galaxies, made
+#    dirty exactly as the model's training catalogues were (same nuisance priors), so that
+#    only the star counts differ from training; and, for comparison, clean projections with
+#    1–3 km/s errors only (a posterior that marginalises over binaries and foreground need
+#    not be calibrated on the clean catalogues alone).
 # 4. **Membership weights**: the nine dwarfs again, every star with `p_member >= 0.05`
 #    weighted by it, against the cut at 0.5 above.
 
@@ -235,6 +238,8 @@ show_table(bins, units={"model_median_bias_dex": "dex", "wolf_median_bias_dex": 
 
 # %%
 few_tarp, few_n, few_ood = few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=150, n_los=4, seed=0)
+clean_tarp, clean_n, clean_ood = few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=150, n_los=4, seed=0,
+                                                      as_trained=False)
 dw_w, _ = predict_dwarfs(model, n_samples=1000, seed=0, p_member_min=0.05, membership_weights=True)
 d_w = np.asarray(dw_w["log10_m_p50"]) - np.asarray(dw["log10_m_p50"])
 lines = []
@@ -250,9 +255,12 @@ lines.append(f"* **Ultra-faints with 50% binaries**: median bias {b1['model_medi
              f"without binaries {b0['model_median_bias_dex']:+.3f}); Wolf {b1['wolf_median_bias_dex']:+.3f} dex "
              f"(without binaries {b0['wolf_median_bias_dex']:+.3f}); {100 * b1['ood_fraction']:.0f}% flagged out of distribution: "
              f"{'met' if abs(b1['model_median_bias_dex']) < BINARY_BIAS_DEX else '**not met**'}.")
-lines.append(f"* **20–100 stars** ({len(few_n)} projections of {few_tarp.n_groups} test galaxies): TARP maximum deviation "
-             f"{few_tarp.max_deviation:.3f} (target <= {FEW_STAR_TARP}); {100 * np.mean(few_ood):.0f}% flagged "
-             f"out of distribution.")
+few_band = np.percentile(few_tarp.bootstrap_max_deviation, [16, 84])
+lines.append(f"* **20–100 stars**, dirty as in training ({len(few_n)} projections of {few_tarp.n_groups} test galaxies): "
+             f"TARP maximum deviation {few_tarp.max_deviation:.3f} (galaxy bootstrap 16–84%: {few_band[0]:.3f}–"
+             f"{few_band[1]:.3f}; target <= {FEW_STAR_TARP}), {100 * np.mean(few_ood):.0f}% flagged out of distribution: "
+             f"{'met' if few_tarp.max_deviation <= FEW_STAR_TARP else '**not met**'}. Clean projections with errors only: "
+             f"{clean_tarp.max_deviation:.3f} ({100 * np.mean(clean_ood):.0f}% flagged).")
 lines.append(f"* **Nine dwarfs, membership weights instead of the cut**: median change of the median mass at the Wolf radius "
              f"{np.nanmedian(d_w):+.3f} dex, largest {d_w[int(np.nanargmax(np.abs(d_w)))]:+.3f} dex "
              f"({dw['name'][int(np.nanargmax(np.abs(d_w)))]}); stars used: "

@@ -240,3 +240,37 @@ def test_flow_relative_to_cnn_is_centred_on_the_cnn_estimate(trained, tmp_path):
     # the paper's parametrisation: relative to the offset of the network's target
     off = flow_shift(model.preprocessor, FlowConfig(), pred, va["scalars"])
     np.testing.assert_allclose(off, np.broadcast_to(model.preprocessor.offset(va["scalars"]), pred.shape))
+
+
+def test_flow_conditioned_on_n_stars_widens_for_few_stars(trained, tmp_path):
+    """With ``condition_on_n_stars`` the flow sees log10 N beside the CNN features: trained on
+    labels whose scatter falls as 1/sqrt(N), its bands are wider for few stars; it needs N to
+    sample, and round-trips through save/load."""
+    model, va, _ = trained
+    rng = np.random.default_rng(4)
+    tr = _toy(1200, rng)
+    n = np.exp(rng.uniform(np.log(20), np.log(5000), 1200))
+    noise = (0.5 / np.sqrt(n))[:, None] * rng.normal(size=(1200, 10))
+    pred, feats = model.features(tr["map1"], tr["map2"], tr["scalars"])
+    fcfg = FlowConfig(relative_to_cnn=True, condition_on_n_stars=True, max_epochs=40, n_samples=300, lr=3e-3)
+    from galmass.inference.model import flow_condition
+
+    x = flow_condition(feats, n, fcfg)
+    assert x.shape == (1200, 33) and np.allclose(x[:, -1], np.log10(n))
+    theta = tr["labels"] + noise - pred
+    flow, _ = train_flow(theta[:1000], x[:1000], theta[1000:], x[1000:], fcfg, progress=False)
+    m = MassModel(model.cnn, model.preprocessor, flow, S, model.cnn_config, fcfg, model.radii_f, {"test": True})
+    inp = [tr[k][:50] for k in ("map1", "map2", "scalars")]
+    with pytest.raises(GalmassError, match="give n_stars"):
+        m.sample(*inp, n_samples=50)
+    with pytest.raises(GalmassError, match="star counts"):
+        m.sample(*inp, n_samples=50, n_stars=np.zeros(50))
+    few = m.sample(*inp, n_samples=300, seed=1, n_stars=np.full(50, 20))
+    many = m.sample(*inp, n_samples=300, seed=1, n_stars=np.full(50, 5000))
+    width = {k: np.median(np.percentile(s, 84, 0) - np.percentile(s, 16, 0)) for k, s in (("few", few), ("many", many))}
+    assert width["few"] > 2 * width["many"], width
+    m.save(tmp_path / "m")
+    back = MassModel.load(tmp_path / "m")
+    assert back.flow_config.condition_on_n_stars
+    np.testing.assert_array_equal(back.sample(*inp, n_samples=30, seed=2, n_stars=n[:50]),
+                                  m.sample(*inp, n_samples=30, seed=2, n_stars=n[:50]))

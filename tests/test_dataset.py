@@ -272,7 +272,13 @@ def test_few_star_calibration_on_test_galaxies(built):
 
     root, _ = built
     cfg = SimpleNamespace(dataset_dir=root / "dataset", suites_dir=root / "suites", profile="test")
-    tarp, counts, ood = few_star_calibration(None, cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100)
+    tarp, counts, ood = few_star_calibration(None, cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100,
+                                             as_trained=False)
     assert len(counts) == len(ood) == len(tarp.credibility) > 0
     assert counts.min() >= 20 and counts.max() <= 100
     assert 0.0 <= tarp.max_deviation <= 1.0 and tarp.n_groups <= 4
+    # as the shipped model was trained: binaries, foreground with mixture membership, estimated centre
+    dirty, dcounts, _ = few_star_calibration(None, cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100)
+    assert len(dcounts) == len(dirty.credibility) > 0
+    assert dcounts.max() <= 143  # 20-100 members drawn, plus up to 30% foreground left by the cut
+    assert not np.array_equal(dirty.credibility[:len(tarp.credibility)], tarp.credibility)

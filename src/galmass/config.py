@@ -159,12 +159,19 @@ class FlowConfig:
     posterior written around it; the flow then only has to learn the error distribution,
     not to re-learn the mean from the 32 features (which left the paper-size MAF too wide
     in the core and too narrow in the tails, i.e. off in TARP).
+
+    ``condition_on_n_stars`` (not in the paper): the flow is conditioned on log10 of the
+    projection's star count as well as on the CNN features (see
+    :func:`galmass.inference.model.flow_condition`), so that the width of the posterior can
+    follow the number of stars. Without it, a model trained on 20-5000 stars gives bands of
+    one width whatever the count (measured: too narrow below ~100 stars, too wide above).
     """
 
     hidden_features: int = 32
     num_transforms: int = 4
     estimator: str = "maf"
     relative_to_cnn: bool = False
+    condition_on_n_stars: bool = False
     batch_size: int = 64
     lr: float = 1e-4
     lr_patience: int | None = None

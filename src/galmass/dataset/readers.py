@@ -75,7 +75,9 @@ def load_inputs(dataset_dir: str | Path, suites: str | Sequence[str] | None = No
     """Everything the network needs for a selection, in memory: :func:`load_arrays` plus maps.
 
     ``max_n`` keeps a random (seeded) subset of at most that many projections, in index
-    order. Returns the :func:`load_arrays` dict with ``map1`` and ``map2`` (n, S, S) float32.
+    order. Returns the :func:`load_arrays` dict with ``map1`` and ``map2`` (n, S, S) float32
+    and ``n_stars`` (n,) int64, the stars each projection's inputs were made from (-1 where a
+    shard predates it).
     """
     t = load_arrays(dataset_dir, suites=suites, split=split, kept=kept)
     n = len(t["row"])
@@ -87,6 +89,7 @@ def load_inputs(dataset_dir: str | Path, suites: str | Sequence[str] | None = No
         n = max_n
     d = Path(dataset_dir)
     maps: dict[str, np.ndarray] = {}
+    n_stars = np.full(n, -1, dtype=np.int64)
     for shard in np.unique(t["shard"]):
         sel = np.flatnonzero(t["shard"] == shard)
         rows = t["row"][sel]
@@ -96,4 +99,6 @@ def load_inputs(dataset_dir: str | Path, suites: str | Sequence[str] | None = No
                 if key not in maps:
                     maps[key] = np.empty((n,) + f[key].shape[1:], dtype=np.float32)
                 maps[key][sel[order]] = f[key][rows[order]]
-    return {**t, **maps}
+            if "n_sample" in f:
+                n_stars[sel[order]] = f["n_sample"][rows[order]]
+    return {**t, **maps, "n_stars": n_stars}

@@ -108,7 +108,7 @@ def predict_set(model, cfg: Config, suites, split, max_n, seed: int, n_samples: 
     of the first ``max_samples_stored`` projections (for calibration tests)."""
     d = load_inputs(cfg.dataset_dir, suites=suites, split=split, max_n=max_n, seed=seed)
     cnn_pred, _ = model.features(d["map1"], d["map2"], d["scalars"])
-    samples = model.sample(d["map1"], d["map2"], d["scalars"], n_samples=n_samples, seed=seed)
+    samples = model.sample(d["map1"], d["map2"], d["scalars"], n_samples=n_samples, seed=seed, n_stars=d["n_stars"])
     summ = summarize_samples(samples)
     keep = {k: d[k] for k in ("suite", "galaxy_id", "los", "scalars", "labels", "est_log_mass", "est_log_truth")}
     return {**keep, "cnn_pred": cnn_pred, **summ,

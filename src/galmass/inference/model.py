@@ -29,7 +29,7 @@ from galmass.inference.flow import FlowConfig, build_flow, sample_posterior, sum
 from galmass.inference.maf import maf_skeleton
 from galmass.inference.ood import InputDomain
 
-__all__ = ["MassModel", "FORMAT_VERSION", "flow_shift"]
+__all__ = ["MassModel", "FORMAT_VERSION", "flow_shift", "flow_condition"]
 
 #: Bumped whenever the saved layout or the meaning of its contents changes.
 FORMAT_VERSION = 1
@@ -47,6 +47,30 @@ def flow_shift(preprocessor, flow_config, cnn_pred: np.ndarray, scalars: np.ndar
     if flow_config.relative_to_cnn:
         return pred
     return np.broadcast_to(preprocessor.offset(scalars), pred.shape).astype(float)
+
+
+def flow_condition(features: np.ndarray, n_stars: Any, flow_config) -> np.ndarray:
+    """What the flow is conditioned on, float32 (N, n_features [+ 1]).
+
+    The CNN's penultimate features; with ``flow_config.condition_on_n_stars`` also log10 of
+    each projection's number of stars ``n_stars`` (N,) (the stars the inputs were made from:
+    a dataset's ``n_stars``, a catalogue's stars after its membership cut). Training and
+    sampling both use this.
+    """
+    f = np.asarray(features, dtype=np.float32)
+    if not getattr(flow_config, "condition_on_n_stars", False):
+        return f
+    if n_stars is None:
+        raise GalmassError("this model's flow is conditioned on the number of stars: give n_stars")
+    n = np.asarray(n_stars, dtype=float).reshape(-1)
+    if n.shape != (len(f),) or not np.all(np.isfinite(n) & (n >= 1)):
+        raise GalmassError(f"n_stars must be {len(f)} star counts >= 1 (one per projection)")
+    return np.column_stack([f, np.log10(n)]).astype(np.float32)
+
+
+def _n_condition(flow_config) -> int:
+    """Inputs the flow takes beyond the CNN features."""
+    return int(bool(getattr(flow_config, "condition_on_n_stars", False)))
 
 
 @dataclass
@@ -82,19 +106,23 @@ class MassModel:
         self._check_maps(map1, map2)
         return predict_cnn(self.cnn, self.preprocessor, map1, map2, scalars)
 
-    def sample(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0) -> np.ndarray:
+    def sample(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0,
+               n_stars: Any = None) -> np.ndarray:
         """Posterior samples of log10 M [Msun], shape (n_samples, N, 10).
 
         The flow models log10 M minus a per-projection shift (:func:`flow_shift`), added back
-        to every sample.
+        to every sample. ``n_stars`` (N,): the projections' star counts, needed by a model
+        whose flow is conditioned on them (:func:`flow_condition`), ignored otherwise.
         """
         pred, feats = self.features(map1, map2, scalars)
-        s = sample_posterior(self.flow, feats, n_samples or self.flow_config.n_samples, seed=seed)
+        x = flow_condition(feats, n_stars, self.flow_config)
+        s = sample_posterior(self.flow, x, n_samples or self.flow_config.n_samples, seed=seed)
         return s + flow_shift(self.preprocessor, self.flow_config, pred, scalars)[None]
 
-    def predict(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    def predict(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0,
+                n_stars: Any = None) -> dict[str, np.ndarray]:
         """Posterior median and 16/84 percentiles of log10 M: keys p16, p50, p84 (N, 10)."""
-        return summarize_samples(self.sample(map1, map2, scalars, n_samples, seed))
+        return summarize_samples(self.sample(map1, map2, scalars, n_samples, seed, n_stars=n_stars))
 
     def _check_maps(self, map1, map2) -> None:
         for name, m in (("map1", map1), ("map2", map2)):
@@ -168,9 +196,10 @@ class MassModel:
         try:
             cnn = MassCNN(msize, cnn_cfg, n_outputs=n_out)
             if flow_cfg.estimator == "maf":  # nflows alone: prediction never imports sbi (~4 s)
-                flow = maf_skeleton(n_out, n_feat, flow_cfg.hidden_features, flow_cfg.num_transforms)
+                flow = maf_skeleton(n_out, n_feat + _n_condition(flow_cfg), flow_cfg.hidden_features,
+                                    flow_cfg.num_transforms)
             else:
-                flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_feat), flow_cfg)
+                flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_feat + _n_condition(flow_cfg)), flow_cfg)
         except Exception as exc:  # torch/sbi raise many types for impossible settings
             raise GalmassError(f"{mfile}: its settings do not make a network ({one_line(exc)[:160]})") from None
         for name, net in (("cnn.pt", cnn), ("flow.pt", flow)):

@@ -26,7 +26,7 @@ from galmass.errors import GalmassError
 from galmass.files import atomic_write_json, directory_lock, move_aside
 from galmass.inference.cnn import predict_cnn, train_cnn
 from galmass.inference.flow import train_flow
-from galmass.inference.model import MassModel, flow_shift
+from galmass.inference.model import MassModel, flow_condition, flow_shift
 from galmass.inference.ood import InputDomain
 from galmass.stages import fingerprint
 
@@ -125,9 +125,10 @@ def _train_model(cfg: Config, name: str, suites: list[str], st: RunSettings, out
     p_tr, f_tr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
     p_va, f_va = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
     # the flow models log10 M minus a per-projection shift (the mass scale or the CNN estimate)
-    flow, fh = train_flow(tr["labels"] - flow_shift(pre, st.flow, p_tr, tr["scalars"]), f_tr,
-                          va["labels"] - flow_shift(pre, st.flow, p_va, va["scalars"]), f_va, st.flow,
-                          workdir=work, progress=progress)
+    flow, fh = train_flow(tr["labels"] - flow_shift(pre, st.flow, p_tr, tr["scalars"]),
+                          flow_condition(f_tr, tr["n_stars"], st.flow),
+                          va["labels"] - flow_shift(pre, st.flow, p_va, va["scalars"]),
+                          flow_condition(f_va, va["n_stars"], st.flow), st.flow, workdir=work, progress=progress)
     t_flow = fh.wall_seconds
     info = {"profile": cfg.profile, "name": name, "spec": spec, "n_train": int(len(tr["row"])),
             "n_validation": int(len(va["row"])),

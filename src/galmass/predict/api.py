@@ -327,7 +327,8 @@ def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | Non
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
     try:
-        s = mdl.sample(inp["map1"], inp["map2"], inp["scalars"], n_samples=n_samples, seed=seed)
+        s = mdl.sample(inp["map1"], inp["map2"], inp["scalars"], n_samples=n_samples, seed=seed,
+                       n_stars=[inp["n_stars"]])
         out = dict(zip(PERCENTILES, np.percentile(s, list(PERCENTILES.values()), axis=0)))
         out["samples"] = np.asarray(s[:, 0, :], dtype=np.float64)
         return out
