@@ -188,3 +188,13 @@ def test_dirty_catalogue_experiments_run_on_the_gaia_challenge(shared_data):
     assert len(b) == 8 and set(b["binaries"]) == {False, True}
     assert np.all((b["sigma"] >= 3) & (b["sigma"] <= 6))
     assert len(binaries_summary(b)) == 2
+
+
+def test_nuisances_from_recorded_params():
+    """A dataset's manifest / a model's info["dataset"] gives back the nuisances it was built with."""
+    assert not Nuisances.from_params({}).dirty and Nuisances.from_params({}).v_err_range is None
+    n = Nuisances.from_params({"v_err_range": [1.0, 3.0], "binary_fraction_range": [0.0, 0.7],
+                               "foreground_fraction_range": [0.0, 0.3], "estimate_centre": True,
+                               "membership_weights": True, "n_sample_range": [20, 5000]})
+    assert n == Nuisances(v_err_range=(1.0, 3.0), binary_fraction_range=(0.0, 0.7),
+                          foreground_fraction_range=(0.0, 0.3), estimate_centre=True, membership_weights=True)

@@ -243,12 +243,7 @@ def few_star_calibration(model: Any, cfg, *, n_range: tuple[int, int] = (20, 100
         suite = np.array([s.decode() if isinstance(s, bytes) else s for s in f["suite"][:]])
         gidx = f["galaxy_index"][:]
     test = sorted({(s, int(i)) for s, i, sp in zip(suite, gidx, split) if sp == "test"})
-    trained = dict((mdl.info or {}).get("dataset") or {})
-    nuisances = Nuisances(
-        v_err_range=trained.get("v_err_range"), binary_fraction_range=trained.get("binary_fraction_range"),
-        foreground_fraction_range=trained.get("foreground_fraction_range"),
-        estimate_centre=bool(trained.get("estimate_centre", False)),
-        membership_weights=bool(trained.get("membership_weights", False))) if as_trained else None
+    nuisances = Nuisances.from_params((mdl.info or {}).get("dataset") or {}) if as_trained else None
     rng = np.random.default_rng(seed)
     pick = {test[k] for k in rng.choice(len(test), size=min(n_galaxies, len(test)), replace=False)}
     maps1, maps2, scalars, labels, groups, counts = [], [], [], [], [], []

@@ -39,14 +39,6 @@ class _ShardTask:
     params: str  # JSON of the build parameters
 
 
-def _nuisances(params: dict[str, Any]):
-    """The observational nuisances of a dataset's build parameters."""
-    return Nuisances(v_err_range=params.get("v_err_range"), binary_fraction_range=params.get("binary_fraction_range"),
-                     foreground_fraction_range=params.get("foreground_fraction_range"),
-                     estimate_centre=bool(params.get("estimate_centre", False)),
-                     membership_weights=bool(params.get("membership_weights", False)))
-
-
 def _run_shard(task: _ShardTask) -> dict[str, Any]:
     params = json.loads(task.params)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ROW_KEYS}
@@ -65,7 +57,7 @@ def _run_shard(task: _ShardTask) -> dict[str, Any]:
                         params["map_size"], n_min_sample=params["n_min_sample"],
                         n_max_sample=params["n_max_sample"], min_stars=params["min_stars"],
                         kde_bandwidth=params["kde_bandwidth"],
-                        n_sample_range=params.get("n_sample_range"), nuisances=_nuisances(params))
+                        n_sample_range=params.get("n_sample_range"), nuisances=Nuisances.from_params(params))
                 except GalmassError as exc:
                     reason = one_line(exc)
             if reason:

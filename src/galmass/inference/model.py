@@ -58,7 +58,7 @@ def flow_condition(features: np.ndarray, n_stars: Any, flow_config) -> np.ndarra
     sampling both use this.
     """
     f = np.asarray(features, dtype=np.float32)
-    if not getattr(flow_config, "condition_on_n_stars", False):
+    if not flow_config.condition_on_n_stars:
         return f
     if n_stars is None:
         raise GalmassError("this model's flow is conditioned on the number of stars: give n_stars")
@@ -66,11 +66,6 @@ def flow_condition(features: np.ndarray, n_stars: Any, flow_config) -> np.ndarra
     if n.shape != (len(f),) or not np.all(np.isfinite(n) & (n >= 1)):
         raise GalmassError(f"n_stars must be {len(f)} star counts >= 1 (one per projection)")
     return np.column_stack([f, np.log10(n)]).astype(np.float32)
-
-
-def _n_condition(flow_config) -> int:
-    """Inputs the flow takes beyond the CNN features."""
-    return int(bool(getattr(flow_config, "condition_on_n_stars", False)))
 
 
 @dataclass
@@ -195,11 +190,11 @@ class MassModel:
             raise GalmassError(f"model {d} was trained on {msize}x{msize} maps, not {map_size}x{map_size}")
         try:
             cnn = MassCNN(msize, cnn_cfg, n_outputs=n_out)
-            if flow_cfg.estimator == "maf":  # nflows alone: prediction never imports sbi (~4 s)
-                flow = maf_skeleton(n_out, n_feat + _n_condition(flow_cfg), flow_cfg.hidden_features,
-                                    flow_cfg.num_transforms)
+            n_x = n_feat + int(flow_cfg.condition_on_n_stars)  # what the flow is conditioned on (flow_condition)
+            if flow_cfg.estimator == "maf":  # plain torch: prediction never imports sbi (~4 s)
+                flow = maf_skeleton(n_out, n_x, flow_cfg.hidden_features, flow_cfg.num_transforms)
             else:
-                flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_feat + _n_condition(flow_cfg)), flow_cfg)
+                flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_x), flow_cfg)
         except Exception as exc:  # torch/sbi raise many types for impossible settings
             raise GalmassError(f"{mfile}: its settings do not make a network ({one_line(exc)[:160]})") from None
         for name, net in (("cnn.pt", cnn), ("flow.pt", flow)):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -130,6 +131,15 @@ class Nuisances:
         _range(self.field_radius_range, "field_radius_range", 0.5, 1e3)
         if not 0 <= self.p_member_min < 1:
             raise GalmassError(f"Nuisances.p_member_min must lie in [0, 1), got {self.p_member_min}")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "Nuisances":
+        """The nuisances recorded in a dataset's build parameters (``manifest.json``) or in a
+        model's ``info["dataset"]``; keys that are absent switch their nuisance off."""
+        return cls(v_err_range=params.get("v_err_range"), binary_fraction_range=params.get("binary_fraction_range"),
+                   foreground_fraction_range=params.get("foreground_fraction_range"),
+                   estimate_centre=bool(params.get("estimate_centre", False)),
+                   membership_weights=bool(params.get("membership_weights", False)))
 
     @property
     def dirty(self) -> bool:
