@@ -231,6 +231,21 @@ def test_shapes_rotation_and_measurements():
         replace(SUITE_SPECS["tidal"], shape=SPHERICAL)
 
 
+def test_stellar_c_over_a_power_skews_the_draw_within_its_range():
+    """c/a = lo + (hi - lo) u**p: its median is lo + (hi - lo) 0.5**p, its range [lo, hi];
+    p = 1 is the old uniform draw, number for number."""
+    from galmass.sources.shapes import _draw_axes
+
+    rng = np.random.default_rng(3)
+    c = np.array([_draw_axes((0.1, 1.0), False, rng, 1.6)[1] for _ in range(20000)])
+    assert abs(np.median(c) - (0.1 + 0.9 * 0.5**1.6)) < 0.01
+    assert c.min() >= 0.1 and c.max() <= 1.0 and c.max() > 0.99
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert _draw_axes((0.2, 0.9), True, a, 1.0) == (lambda c_: (float(b.uniform(c_, 1.0)), c_))(float(b.uniform(0.2, 0.9)))
+    with pytest.raises(GalmassError, match="power"):
+        ShapePrior(stars_c_over_a_power=0.0)
+
+
 def test_new_suite_draws_are_flattened_rotating_and_dwarf_sized():
     """Drawn, not yet the acceptance numbers (those come from `galmass suites summary`): the new
     suites' galaxies are flattened, some rotate, and dwarfs have dwarf sizes and star counts."""

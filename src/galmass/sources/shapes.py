@@ -57,6 +57,9 @@ class ShapePrior:
         If True, b/a is uniform in [c/a, 1]; otherwise the halo is oblate (b/a = 1).
     stars_c_over_a : (float, float)
         Stellar density axis ratio c/a (the stars are squeezed to it before phase mixing).
+    stars_c_over_a_power : float
+        Skew of the stellar c/a draw: ``c/a = lo + (hi - lo) u**power``, u uniform in [0, 1]
+        (1: uniform; > 1: more flattened galaxies, the range unchanged).
     stars_triaxial : bool
         As ``halo_triaxial``, for the stars.
     rotation : (float, float)
@@ -73,6 +76,7 @@ class ShapePrior:
     halo_triaxial: bool = False
     stars_c_over_a: tuple[float, float] = (1.0, 1.0)
     stars_triaxial: bool = False
+    stars_c_over_a_power: float = 1.0
     rotation: tuple[float, float] = (0.0, 0.0)
     t_mix: float = 60.0
     steps_per_t_half: int = 40
@@ -85,6 +89,8 @@ class ShapePrior:
         lo, hi = self.rotation
         if not 0 <= lo <= hi <= 1:
             raise GalmassError(f"ShapePrior.rotation must satisfy 0 <= lo <= hi <= 1, got {(lo, hi)}")
+        if not (np.isfinite(self.stars_c_over_a_power) and self.stars_c_over_a_power > 0):
+            raise GalmassError(f"ShapePrior.stars_c_over_a_power must be > 0, got {self.stars_c_over_a_power}")
         if not (self.t_mix > 0 and self.steps_per_t_half >= 4):
             raise GalmassError("ShapePrior: need t_mix > 0 and steps_per_t_half >= 4")
 
@@ -105,8 +111,11 @@ def potential_axis_ratio(density_axis_ratio: float) -> float:
     return 1.0 - (1.0 - float(density_axis_ratio)) / 3.0
 
 
-def _draw_axes(c_range: tuple[float, float], triaxial: bool, rng: np.random.Generator) -> tuple[float, float]:
-    c = float(rng.uniform(*c_range))
+def _draw_axes(c_range: tuple[float, float], triaxial: bool, rng: np.random.Generator,
+               power: float = 1.0) -> tuple[float, float]:
+    """``(b/a, c/a)``: ``c/a = lo + (hi - lo) u**power`` (u uniform), ``b/a`` uniform in [c/a, 1] if triaxial, else 1."""
+    lo, hi = c_range
+    c = float(lo + (hi - lo) * rng.uniform() ** power)
     b = float(rng.uniform(c, 1.0)) if triaxial else 1.0
     return b, c
 
@@ -216,7 +225,7 @@ def shape_galaxy(pos: np.ndarray, vel: np.ndarray, halo, stars, r_half: float, p
         Drawn and measured shape parameters.
     """
     b_h, c_h = _draw_axes(prior.halo_c_over_a, prior.halo_triaxial, rng)
-    b_s, c_s = _draw_axes(prior.stars_c_over_a, prior.stars_triaxial, rng)
+    b_s, c_s = _draw_axes(prior.stars_c_over_a, prior.stars_triaxial, rng, prior.stars_c_over_a_power)
     flip = float(rng.uniform(*prior.rotation))
     pq = [potential_axis_ratio(v) for v in (b_h, c_h, b_s, c_s)]
     radii = np.geomspace(0.05, DENSITY_CHECK_RADIUS, 12) * r_half
