@@ -203,6 +203,7 @@ caption("Projected half-number radius and line-of-sight velocity dispersion agai
 # "too big to fail" problem (Boylan-Kolchin et al. 2011). Cores (the `shaped_core` suite)
 # and tidal stripping (the held-out `tidal` suite) are what brings the dispersions down; the
 # cuspy suite is kept as the paper's cuspy analogue rather than given halos that abundance
-# matching does not predict. The flatter stars (`STARS_FLATTENING` in `galmass.sources.suites`) that bring the
-# projected ellipticities near the real dwarfs' also widen the literature estimators'
-# scatter: on the cored suite it is wider than the paper measures on its simulations.
+# matching does not predict. The flatter stars (`STARS_FLATTENING` in
+# `galmass.sources.suites`) that bring the projected ellipticities near the real dwarfs'
+# also widen the literature estimators' scatter: on the cored suite it is wider than the
+# paper measures on its simulations.

@@ -241,7 +241,8 @@ def test_stellar_c_over_a_power_skews_the_draw_within_its_range():
     assert abs(np.median(c) - (0.1 + 0.9 * 0.5**1.6)) < 0.01
     assert c.min() >= 0.1 and c.max() <= 1.0 and c.max() > 0.99
     a, b = np.random.default_rng(5), np.random.default_rng(5)
-    assert _draw_axes((0.2, 0.9), True, a, 1.0) == (lambda c_: (float(b.uniform(c_, 1.0)), c_))(float(b.uniform(0.2, 0.9)))
+    c_old = float(b.uniform(0.2, 0.9))
+    assert _draw_axes((0.2, 0.9), True, a, 1.0) == (float(b.uniform(c_old, 1.0)), c_old)
     with pytest.raises(GalmassError, match="power"):
         ShapePrior(stars_c_over_a_power=0.0)
 

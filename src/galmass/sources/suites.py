@@ -165,8 +165,8 @@ class SuiteSpec:
 
 
 #: Skew of the shaped suites' stellar c/a draw (:class:`ShapePrior`): 1.6 puts the median drawn
-#: c/a at 0.4 (0.55 after phase mixing, which rounds the stars a little; the EDGE dwarfs:
-#: ~0.48). Uniform draws gave a median projected ellipticity of 0.23-0.26, against 0.36 for the
+#: c/a at 0.4 (0.46-0.50 measured after phase mixing, which rounds the stars a little; the
+#: EDGE dwarfs: ~0.48). Uniform draws gave a median projected ellipticity of 0.23-0.26, against 0.36 for the
 #: Local Volume Database's Milky Way dwarfs (issue #18).
 STARS_FLATTENING = 1.6
 
