@@ -145,6 +145,8 @@ ship-model: $(METRICS)
 	cp $(PATH_MODELS)/joint/model.json $(PATH_MODELS)/joint/cnn.pt \
 	   $(PATH_MODELS)/joint/flow.pt $(PATH_MODELS)/joint/domain.json $(SHIPPED).partial/
 	cp $(METRICS) $(SHIPPED).partial/metrics.json
+	@# the galaxies it was trained on, so that another profile's tests leave them out
+	$(PY) -m galmass.predict.seen $(PATH_DATASET)/index.h5 $(SHIPPED).partial/seen_galaxies.json
 	rm -rf $(SHIPPED).old && { [ ! -d $(SHIPPED) ] || mv $(SHIPPED) $(SHIPPED).old; } && mv $(SHIPPED).partial $(SHIPPED) && rm -rf $(SHIPPED).old
 	@echo "default model: $(SHIPPED) (from $(PATH_MODELS)/joint; metrics beside it)"
 

@@ -282,3 +282,29 @@ def test_few_star_calibration_on_test_galaxies(built):
     assert len(dcounts) == len(dirty.credibility) > 0
     assert dcounts.max() <= 143  # 20-100 members drawn, plus up to 30% foreground left by the cut
     assert not np.array_equal(dirty.credibility[:len(tarp.credibility)], tarp.credibility)
+
+
+def test_few_star_calibration_leaves_out_the_models_training_galaxies(built, tmp_path):
+    """A model of another profile is tested only on galaxies it did not see, and refused when
+    it does not say which it saw."""
+    import json
+    import shutil
+    from types import SimpleNamespace
+
+    from galmass.book.dirty import few_star_calibration
+    from galmass.predict.seen import SEEN_FILE, model_directory
+
+    root, _ = built
+    cfg = SimpleNamespace(dataset_dir=root / "dataset", suites_dir=root / "suites", profile="test")
+    model = tmp_path / "model"
+    shutil.copytree(model_directory(None), model)
+    (model / SEEN_FILE).unlink()
+    with pytest.raises(GalmassError, match=SEEN_FILE):
+        few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100)
+    with h5py.File(root / "dataset" / "index.h5", "r") as f:
+        gid = np.asarray(f["galaxy_id"][:]).astype(str)
+        split = np.asarray(f["split"][:]).astype(str)
+    (model / SEEN_FILE).write_text(json.dumps({"splits": {"train": sorted(set(gid[split == "test"])),
+                                                            "validation": []}}))
+    with pytest.raises(GalmassError, match="no test galaxy"):
+        few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100)

@@ -29,6 +29,7 @@ from galmass.observe.binaries import binary_velocity_offsets
 from galmass.observe.contamination import draw_foreground, membership_probabilities
 from galmass.observe.nuisances import Nuisances
 from galmass.predict import Catalog, load_model, predict, read_gaia_challenge, training_preprocessing
+from galmass.predict.seen import SEEN_FILE, seen_galaxies
 from galmass.sources.storage import iter_built_suite
 
 __all__ = ["CONTAM_SHIFT_DEX", "CONTAM_IN_68", "BINARY_BIAS_DEX", "FEW_STAR_TARP", "gaia_contamination", "contamination_summary", "ultrafaint_binaries", "binaries_summary",
@@ -231,18 +232,33 @@ def few_star_calibration(model: Any, cfg, *, n_range: tuple[int, int] = (20, 100
     (a posterior marginalised over the nuisance priors is not calibrated on the clean
     sub-population alone, so this variant measures that, not the few-star behaviour).
 
+    The test galaxies are those of ``cfg``'s split by galaxy, less any galaxy the model was
+    trained or validated on (:func:`galmass.predict.seen.seen_galaxies`): a model of another
+    profile (the shipped one, on the default profile) split the same suites differently. A
+    model of another profile without that record is refused.
+
     Returns ``(tarp, n_stars, ood)``: the :class:`galmass.evaluation.calibration.TarpResult`
     (galaxy-grouped bootstrap), the star counts and the model's out-of-domain flags.
     """
     mdl = load_model(model)
+    seen = seen_galaxies(model)
+    trained_on = (mdl.info or {}).get("profile")
+    if seen is None and trained_on not in (None, cfg.profile):
+        raise GalmassError(f"the model was trained on profile {trained_on!r}, not {cfg.profile!r}, and its "
+                           f"directory has no {SEEN_FILE}, so its training galaxies cannot be left out of "
+                           f"the test; rebuild it with `make default-model` or test it on its own profile")
     index = Path(cfg.dataset_dir) / "index.h5"
     if not index.is_file():
         raise GalmassError(f"{index} is missing: build the dataset of profile {cfg.profile!r} first")
     with h5py.File(index, "r") as f:
-        split = np.array([s.decode() if isinstance(s, bytes) else s for s in f["split"][:]])
-        suite = np.array([s.decode() if isinstance(s, bytes) else s for s in f["suite"][:]])
+        split = np.asarray(f["split"][:]).astype(str)
+        suite = np.asarray(f["suite"][:]).astype(str)
+        gid = np.asarray(f["galaxy_id"][:]).astype(str)
         gidx = f["galaxy_index"][:]
-    test = sorted({(s, int(i)) for s, i, sp in zip(suite, gidx, split) if sp == "test"})
+    seen = seen or frozenset()
+    test = sorted({(s, int(i)) for s, i, g, sp in zip(suite, gidx, gid, split) if sp == "test" and g not in seen})
+    if not test:
+        raise GalmassError(f"profile {cfg.profile!r} has no test galaxy that the model was not trained on")
     nuisances = Nuisances.from_params((mdl.info or {}).get("dataset") or {}) if as_trained else None
     rng = np.random.default_rng(seed)
     pick = {test[k] for k in rng.choice(len(test), size=min(n_galaxies, len(test)), replace=False)}
