@@ -104,6 +104,9 @@ def realism_markdown(checks: dict[str, dict[str, Any]]) -> str:
         rows.append((f"median σ_los at M* = 1e{lo:g}–1e{hi:g} Msun [km/s]",
                      f"{first['lvdb_sigma_median']:.2f} (MW dwarfs) ± {t['sigma_fraction']:.0%}",
                      [cell(f"{c['sigma_median']:.2f}", c["sigma_ok"]) for c in checks.values()]))
+        rows.append((f"median stellar share (M*/2)/M_Wolf at M* = 1e{lo:g}–1e{hi:g} Msun",
+                     f"{first['lvdb_stellar_fraction_median']:.3f} (MW dwarfs) ×/÷ {t['stellar_fraction_factor']:g}",
+                     [cell(f"{c['stellar_fraction_median']:.3f}", c["stellar_fraction_ok"]) for c in checks.values()]))
     head = "| measure | target | " + " | ".join(suites) + " |\n|---|---|" + "---|" * len(suites) + "\n"
     return head + "\n".join(f"| {m} | {tgt} | " + " | ".join(v) + " |" for m, tgt, v in rows)
 

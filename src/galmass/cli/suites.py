@@ -125,4 +125,7 @@ def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
                          f"{c['r_half_median']:.3f} kpc")
             lines.append(f" {flag(c['sigma_ok'])} median sigma_los at M* 1e6-1e7.5 [MW dwarfs "
                          f"{c['lvdb_sigma_median']:.2f} km/s, +-{t['sigma_fraction']:.0%}]: {c['sigma_median']:.2f} km/s")
+            lines.append(f" {flag(c['stellar_fraction_ok'])} median stellar share (M*/2)/M_Wolf at M* 1e6-1e7.5 "
+                         f"[MW dwarfs {c['lvdb_stellar_fraction_median']:.3f}, x/÷ {t['stellar_fraction_factor']:g}]: "
+                         f"{c['stellar_fraction_median']:.3f}")
     return "\n".join(lines)

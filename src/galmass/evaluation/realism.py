@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from galmass.constants import G
 from galmass.errors import GalmassError
 from galmass.observe.estimators import ESTIMATORS, apply_all
 from galmass.observe.projection import fibonacci_directions, r_half_projected, rotation_to, sigma_los
 from galmass.sources.galaxy import Galaxy
 from galmass.sources.shapes import axis_ratios, projected_ellipticity, rotation_support
 
-__all__ = ["realism_summary", "realism_checks", "read_lvdb_table", "read_lvdb_dwarfs", "REALISM_TARGETS",
+__all__ = ["realism_summary", "realism_checks", "stellar_fraction", "read_lvdb_table", "read_lvdb_dwarfs", "REALISM_TARGETS",
            "LVDB_RELATIVE_PATH"]
 
 #: Where the Local Volume Database's Milky Way dwarfs sit in the external data directory.
@@ -38,6 +39,9 @@ REALISM_TARGETS = {
     "v_rot_over_sigma_max_min": 0.5,
     "r_half_factor": 1.5,  # median R_h within this factor of the MW dwarfs' (M* 1e6-1e7.5)
     "sigma_fraction": 0.3,  # median sigma within 30% of the MW dwarfs'
+    # median stellar share of the mass within the half-light radius, (M*/2) / M_Wolf, within
+    # this factor of the MW dwarfs' (only 5 of them at M* 1e6-1e7.5, hence the loose factor)
+    "stellar_fraction_factor": 2.0,
 }
 
 #: Stellar-mass window [log10 Msun] of the size and dispersion comparison.
@@ -123,6 +127,17 @@ def _halfwidth(ratio: np.ndarray) -> float:
     return float(0.5 * (hi - lo))
 
 
+def stellar_fraction(log_mstar: np.ndarray, r_half: np.ndarray, sigma_los: np.ndarray) -> np.ndarray:
+    """Stellar share of the mass within the 3-D half-light radius, (M*/2) / M_Wolf.
+
+    ``M_Wolf = 4 sigma_los^2 R_h / G`` (Wolf et al. 2010) from ``r_half`` [kpc, projected] and
+    ``sigma_los`` [km/s]; ``log_mstar`` [log10 Msun]. The same estimate on mocks and on real
+    dwarfs, so that its biases cancel in the comparison. Dimensionless.
+    """
+    m_wolf = 4.0 * np.asarray(sigma_los, float) ** 2 * np.asarray(r_half, float) / G
+    return 0.5 * 10.0 ** np.asarray(log_mstar, float) / m_wolf
+
+
 def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The issue's realism numbers of one suite (from :func:`realism_summary`) and whether each
     lies in its target range (:data:`REALISM_TARGETS`); ``lvdb`` from :func:`read_lvdb_dwarfs`."""
@@ -148,6 +163,8 @@ def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] |
     out["n_dwarfs"] = int(w.sum())
     out["r_half_median"] = float(np.median(summary["r_half"][w])) if w.any() else float("nan")
     out["sigma_median"] = float(np.median(summary["sigma_los"][w])) if w.any() else float("nan")
+    fs = stellar_fraction(summary["log_mstar"], summary["r_half"], summary["sigma_los"])
+    out["stellar_fraction_median"] = float(np.median(fs[w])) if w.any() else float("nan")
     if lvdb is not None:
         lw = (lvdb["log_mstar"] >= DWARF_WINDOW[0]) & (lvdb["log_mstar"] <= DWARF_WINDOW[1])
         out["lvdb_r_half_median"] = float(np.nanmedian(lvdb["r_half"][lw]))
@@ -156,4 +173,8 @@ def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] |
         ratio = out["r_half_median"] / out["lvdb_r_half_median"]
         out["r_half_ok"] = bool(1 / t["r_half_factor"] <= ratio <= t["r_half_factor"])
         out["sigma_ok"] = bool(abs(out["sigma_median"] / out["lvdb_sigma_median"] - 1) <= t["sigma_fraction"])
+        lf = stellar_fraction(lvdb["log_mstar"][lw], lvdb["r_half"][lw], lvdb["sigma_los"][lw])
+        out["lvdb_stellar_fraction_median"] = float(np.nanmedian(lf))
+        q = out["stellar_fraction_median"] / out["lvdb_stellar_fraction_median"]
+        out["stellar_fraction_ok"] = bool(1 / t["stellar_fraction_factor"] <= q <= t["stellar_fraction_factor"])
     return out
