@@ -207,3 +207,10 @@ caption("Projected half-number radius and line-of-sight velocity dispersion agai
 # `galmass.sources.suites`) that bring the projected ellipticities near the real dwarfs'
 # also widen the literature estimators' scatter: on the cored suite it is wider than the
 # paper measures on its simulations.
+#
+# The cored suite brings the dispersions down the wrong way, though: its Di Cintio et al.
+# (2014) cores, drawn for halos whose stars sit well inside the core, remove so much dark
+# matter from within the half-light radius that the stars dominate there (the stellar-share
+# row of the check above), whereas the Milky Way dwarfs are dark-matter dominated. A cored,
+# dark-matter dominated dwarf such as the Gaia Challenge's PlumCoreOm (chapter 7) therefore
+# has a flatter inner mass profile than any galaxy the models are trained on.
