@@ -213,4 +213,4 @@ caption("Projected half-number radius and line-of-sight velocity dispersion agai
 # matter from within the half-light radius that the stars dominate there (the stellar-share
 # row of the check above), whereas the Milky Way dwarfs are dark-matter dominated. A cored,
 # dark-matter dominated dwarf such as the Gaia Challenge's PlumCoreOm (chapter 7) therefore
-# has a flatter inner mass profile than any galaxy the models are trained on.
+# has a flatter inner mass profile than nearly every galaxy the models are trained on.
