@@ -188,6 +188,14 @@ def test_dirty_catalogue_experiments_run_on_the_gaia_challenge(shared_data):
     assert len(b) == 8 and set(b["binaries"]) == {False, True}
     assert np.all((b["sigma"] >= 3) & (b["sigma"] <= 6))
     assert len(binaries_summary(b)) == 2
+    # the control at the galaxies' own dispersion: same random draws, velocities not rescaled
+    own = ultrafaint_binaries(None, n_cases=4, n_samples=200, root=shared_data, sigma_range=None)
+    assert np.all(own["sigma"] > 6)  # the Gaia Challenge mocks are ~10 km/s systems
+    hot, cold = own[~own["binaries"]], b[~b["binaries"]]
+    # rescaling by s moves the true mass by exactly 2 log10 s
+    s = np.asarray(cold["sigma"]) / np.asarray(hot["sigma"])
+    np.testing.assert_allclose(np.asarray(cold["log10_m_true"]) - np.asarray(hot["log10_m_true"]), 2 * np.log10(s),
+                               atol=0.05)
 
 
 def test_nuisances_from_recorded_params():

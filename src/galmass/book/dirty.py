@@ -151,13 +151,14 @@ def contamination_summary(table) -> "Any":
 
 
 def ultrafaint_binaries(model: Any = None, *, n_stars: int = 50, binary_fraction: float = 0.5,
-                        sigma_range: tuple[float, float] = (3.0, 6.0), v_err: float = 1.0, n_cases: int = 100,
+                        sigma_range: tuple[float, float] | None = (3.0, 6.0), v_err: float = 1.0, n_cases: int = 100,
                         n_samples: int = 1000, seed: int = 0, root: str | Path | None = None):
     """50-star ultra-faint dwarfs with and without unresolved binaries.
 
     Each case takes ``n_stars`` random stars of a random Gaia Challenge 1000-star file, scales
     their velocities by ``s`` so that their dispersion is uniform in ``sigma_range`` [km/s]
-    (an equilibrium stays one: the true mass scales by ``s^2``), adds Gaussian errors of
+    (an equilibrium stays one: the true mass scales by ``s^2``; ``sigma_range=None`` keeps the
+    galaxy's own dispersion, ~10 km/s), adds Gaussian errors of
     ``v_err`` [km/s] and, for the binary twin, single-epoch binary velocities
     (:mod:`galmass.observe.binaries`, fraction ``binary_fraction``).
 
@@ -180,7 +181,9 @@ def ultrafaint_binaries(model: Any = None, *, n_stars: int = 50, binary_fraction
         full = read_gaia_challenge(files[name][int(rng.integers(len(files[name])))])
         idx = rng.choice(full.n_stars, size=int(n_stars), replace=False)
         x, y, v = full.x[idx], full.y[idx], full.v_los[idx] - np.mean(full.v_los[idx])
-        target = float(rng.uniform(*sigma_range))
+        target = float(rng.uniform(*(sigma_range or (0.0, 1.0))))  # drawn either way: same cases
+        if sigma_range is None:  # the galaxy's own dispersion (no rescaling)
+            target = float(np.std(v, ddof=1))
         s = target / float(np.std(v, ddof=1))
         v = v * s
         errs = np.full(v.size, float(v_err))
