@@ -242,9 +242,10 @@ ctrl_many = binaries_summary(ultrafaint_binaries(model, n_stars=1000, n_cases=40
 ctrl_hot = binaries_summary(ultrafaint_binaries(model, sigma_range=None, n_cases=40, n_samples=1000, seed=1))
 
 # %%
-few_tarp, few_n, few_ood = few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=150, n_los=4, seed=0)
-clean_tarp, clean_n, clean_ood = few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=150, n_los=4, seed=0,
-                                                      as_trained=False)
+# (the model's directory, whose record of its training galaxies leaves them out of the test)
+few_tarp, few_n, few_ood = few_star_calibration(model_dir, cfg, n_range=(20, 100), n_galaxies=150, n_los=4, seed=0)
+clean_tarp, clean_n, clean_ood = few_star_calibration(model_dir, cfg, n_range=(20, 100), n_galaxies=150, n_los=4,
+                                                      seed=0, as_trained=False)
 dw_w, _ = predict_dwarfs(model, n_samples=1000, seed=0, p_member_min=0.05, membership_weights=True)
 d_w = np.asarray(dw_w["log10_m_p50"]) - np.asarray(dw["log10_m_p50"])
 lines = []

@@ -301,6 +301,10 @@ def test_few_star_calibration_leaves_out_the_models_training_galaxies(built, tmp
     (model / SEEN_FILE).unlink()
     with pytest.raises(GalmassError, match=SEEN_FILE):
         few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100)
+    from galmass.predict import load_model
+
+    with pytest.raises(GalmassError, match="pass its directory"):  # a loaded model cannot say where it came from
+        few_star_calibration(load_model(None), cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100)
     with h5py.File(root / "dataset" / "index.h5", "r") as f:
         gid = np.asarray(f["galaxy_id"][:]).astype(str)
         split = np.asarray(f["split"][:]).astype(str)

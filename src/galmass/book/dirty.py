@@ -29,7 +29,7 @@ from galmass.observe.binaries import binary_velocity_offsets
 from galmass.observe.contamination import draw_foreground, membership_probabilities
 from galmass.observe.nuisances import Nuisances
 from galmass.predict import Catalog, load_model, predict, read_gaia_challenge, training_preprocessing
-from galmass.predict.seen import SEEN_FILE, seen_galaxies
+from galmass.predict.seen import SEEN_FILE, model_directory, seen_galaxies
 from galmass.sources.storage import iter_built_suite
 
 __all__ = ["CONTAM_SHIFT_DEX", "CONTAM_IN_68", "BINARY_BIAS_DEX", "FEW_STAR_TARP", "gaia_contamination", "contamination_summary", "ultrafaint_binaries", "binaries_summary",
@@ -247,9 +247,11 @@ def few_star_calibration(model: Any, cfg, *, n_range: tuple[int, int] = (20, 100
     seen = seen_galaxies(model)
     trained_on = (mdl.info or {}).get("profile")
     if seen is None and trained_on not in (None, cfg.profile):
-        raise GalmassError(f"the model was trained on profile {trained_on!r}, not {cfg.profile!r}, and its "
-                           f"directory has no {SEEN_FILE}, so its training galaxies cannot be left out of "
-                           f"the test; rebuild it with `make default-model` or test it on its own profile")
+        where = ("pass its directory instead of a loaded model, so that its " + SEEN_FILE + " can be read"
+                 if model_directory(model) is None else
+                 f"its directory has no {SEEN_FILE}: rebuild it with `make default-model`")
+        raise GalmassError(f"the model was trained on profile {trained_on!r}, not {cfg.profile!r}, so its training "
+                           f"galaxies must be left out of the test: {where} (or test it on its own profile)")
     index = Path(cfg.dataset_dir) / "index.h5"
     if not index.is_file():
         raise GalmassError(f"{index} is missing: build the dataset of profile {cfg.profile!r} first")
