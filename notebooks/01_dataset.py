@@ -196,21 +196,18 @@ caption("Projected half-number radius and line-of-sight velocity dispersion agai
                              if lvdb is not None else "") + "; gray: the stellar-mass window of the realism check.")
 
 # %% [markdown]
-# **Where the universe still differs from the real dwarfs.** The cuspy suite's dwarfs are
-# hotter than the Milky Way's at the same stellar mass (the check above): an NFW halo
-# abundance-matched to a dwarf's stellar mass (Behroozi et al. 2013) has a higher circular
-# velocity at a few hundred pc than the Milky Way dwarfs' dispersions allow, the
-# "too big to fail" problem (Boylan-Kolchin et al. 2011). Cores (the `shaped_core` suite)
-# and tidal stripping (the held-out `tidal` suite) are what brings the dispersions down; the
-# cuspy suite is kept as the paper's cuspy analogue rather than given halos that abundance
-# matching does not predict. The flatter stars (`STARS_FLATTENING` in
-# `galmass.sources.suites`) that bring the projected ellipticities near the real dwarfs'
-# also widen the literature estimators' scatter: on the cored suite it is wider than the
-# paper measures on its simulations.
-#
-# The cored suite brings the dispersions down the wrong way, though: its Di Cintio et al.
-# (2014) cores, drawn for halos whose stars sit well inside the core, remove so much dark
-# matter from within the half-light radius that the stars dominate there (the stellar-share
-# row of the check above), whereas the Milky Way dwarfs are dark-matter dominated. A cored,
+# **Where the universe still differs from the real dwarfs.** The window medians of R_h and
+# σ compare different mixes of stellar masses: the mock suites have more galaxies near the
+# top of the window than the Milky Way has, and dispersions grow with stellar mass. A
+# window median that misses its target can therefore be a difference of mix, not of
+# galaxies; the matched row compares each Milky Way dwarf with the mock galaxies of its own
+# stellar mass and is the fairer test. The suite that departs most from the real dwarfs
+# in it is the cored one: its Di Cintio et al. (2014) cores, drawn for halos whose stars
+# sit well inside the core, remove so much dark matter from within the half-light radius
+# that its dwarfs are colder than the Milky Way's and the stars dominate their centres (the
+# stellar-share rows), whereas the Milky Way dwarfs are dark-matter dominated. A cored,
 # dark-matter dominated dwarf such as the Gaia Challenge's PlumCoreOm (chapter 7) therefore
 # has a flatter inner mass profile than nearly every galaxy the models are trained on.
+# The flatter stars (`STARS_FLATTENING` in `galmass.sources.suites`) that bring the
+# projected ellipticities near the real dwarfs' also widen the literature estimators'
+# scatter: on the cored suite it is wider than the paper measures on its simulations.

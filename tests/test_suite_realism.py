@@ -45,6 +45,10 @@ def test_checks_on_a_known_summary():
     assert all(abs(c[f"halfwidth_{k}"] - np.sinh(0.25)) < 0.03 for k in ESTIMATORS) and c["halfwidth_ok"]
     assert c["los_spread_ok"] and c["ellipticity_ok"] and c["v_rot_ok"] and c["stars_c_over_a_ok"]
     assert c["r_half_ok"] and c["sigma_ok"] and c["lvdb_sigma_median"] == 7.5
+    # matched in M*: the mocks near each real dwarf's M* have R_h 0.25 and sigma 8
+    assert c["n_matched"] == 3 and c["matched_ok"]
+    np.testing.assert_allclose(c["matched_sigma_ratio"], 8.0 / 7.5)
+    np.testing.assert_allclose(c["matched_r_half_ratio"], 0.25 / 0.23)
     # same M*, R_h and sigma distributions on both sides: the same stellar share
     assert c["stellar_fraction_ok"] and 0.5 < c["stellar_fraction_median"] / c["lvdb_stellar_fraction_median"] < 2
     s["sigma_los"] = np.full(n, 12.0)  # 60% hotter than the reference: flagged
@@ -54,6 +58,15 @@ def test_checks_on_a_known_summary():
     s["sigma_los"] = np.full(n, 3.0)  # a third of the mass within R_h: stars dominate, flagged
     c = realism_checks(s, lv)
     assert not c["stellar_fraction_ok"] and c["stellar_fraction_median"] > 2 * c["lvdb_stellar_fraction_median"]
+    assert not c["matched_ok"] and c["matched_stellar_fraction_ratio"] > 2
+    # a window median depends on how the galaxies spread in M* within the window; the
+    # matched ratio does not: mocks crowded at the window's top, hot only there
+    s["log_mstar"] = np.where(np.arange(n) % 4 == 0, 6.2, 7.3)
+    s["sigma_los"] = np.where(s["log_mstar"] > 7.0, 16.0, 7.5)
+    lv2 = {k: np.append(v, v[:1]) for k, v in lv.items()}
+    lv2["log_mstar"] = np.full(4, 6.2)  # every real dwarf at the window's bottom
+    c = realism_checks(s, lv2)
+    assert not c["sigma_ok"] and abs(c["matched_sigma_ratio"] - 1) < 0.1
     assert REALISM_TARGETS["estimator_halfwidth"] == (0.2, 0.35)
 
 
@@ -66,7 +79,7 @@ def test_lvdb_reader_and_cli():
                           "--n", "4", "--n-max-stars", "400", "--realism", "--lvdb", str(LVDB)],
                          capture_output=True, text=True, check=True).stdout
     for label in ("estimator 16-84% half-width", "spread of log10(R_h sigma^2)", "stellar c/a",
-                  "projected ellipticity", "v_rot/sigma", "median R_h at M*", "median sigma_los", "stellar share"):
+                  "projected ellipticity", "v_rot/sigma", "median R_h at M*", "median sigma_los", "stellar share", "matched in M*"):
         assert label in out
 
 
@@ -95,7 +108,7 @@ def test_book_universe_table_and_figures():
     md = universe.realism_markdown(checks)
     lines = md.splitlines()
     assert lines[0].startswith("| measure | target | shaped_cusp | cusp |")
-    assert len(lines) == 2 + len(ESTIMATORS) + 7
+    assert len(lines) == 2 + len(ESTIMATORS) + 8
     # the spherical suite's ellipticity (~0) misses its target and is marked
     ell = next(line for line in lines if line.startswith("| median projected ellipticity"))
     assert ell.split("|")[-2].strip().endswith("✗")

@@ -128,4 +128,9 @@ def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
             lines.append(f" {flag(c['stellar_fraction_ok'])} median stellar share (M*/2)/M_Wolf at M* 1e6-1e7.5 "
                          f"[MW dwarfs {c['lvdb_stellar_fraction_median']:.3f}, x/÷ {t['stellar_fraction_factor']:g}]: "
                          f"{c['stellar_fraction_median']:.3f}")
+            lines.append(f" {flag(c['matched_ok'])} matched in M* (each of {c['n_matched']} MW dwarfs against the mocks "
+                         f"within 0.25 dex of its M*), median mock/real [sigma +-{t['sigma_fraction']:.0%}, R_h x/÷ "
+                         f"{t['r_half_factor']}, stellar share x/÷ {t['stellar_fraction_factor']:g}]: sigma "
+                         f"{c['matched_sigma_ratio']:.2f}, R_h {c['matched_r_half_ratio']:.2f}, stellar share "
+                         f"{c['matched_stellar_fraction_ratio']:.2f}")
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from galmass.observe.projection import fibonacci_directions, r_half_projected, r
 from galmass.sources.galaxy import Galaxy
 from galmass.sources.shapes import axis_ratios, projected_ellipticity, rotation_support
 
-__all__ = ["realism_summary", "realism_checks", "stellar_fraction", "read_lvdb_table", "read_lvdb_dwarfs", "REALISM_TARGETS",
+__all__ = ["realism_summary", "realism_checks", "stellar_fraction", "matched_ratios", "read_lvdb_table", "read_lvdb_dwarfs", "REALISM_TARGETS",
            "LVDB_RELATIVE_PATH"]
 
 #: Where the Local Volume Database's Milky Way dwarfs sit in the external data directory.
@@ -138,6 +138,39 @@ def stellar_fraction(log_mstar: np.ndarray, r_half: np.ndarray, sigma_los: np.nd
     return 0.5 * 10.0 ** np.asarray(log_mstar, float) / m_wolf
 
 
+#: Half-width [dex in M*] of the mock galaxies matched to one real dwarf, and the fewest that make a match.
+MATCH_HALF_WIDTH, MATCH_MIN_MOCKS = 0.25, 5
+
+
+def matched_ratios(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray],
+                   window: tuple[float, float] = DWARF_WINDOW) -> dict[str, Any]:
+    """Mock / real ``sigma_los``, ``r_half`` and :func:`stellar_fraction` at matched stellar mass.
+
+    Each Local Volume Database dwarf in ``window`` [log10 M*] is compared with the median of
+    the mock galaxies within :data:`MATCH_HALF_WIDTH` dex of its M* (at least
+    :data:`MATCH_MIN_MOCKS` of them); the ratios' medians over the dwarfs are returned. Unlike
+    the window medians, this does not depend on how the galaxies are spread in M* within the
+    window (the mocks have more near its top than the Milky Way has). Keys ``n_matched``,
+    ``matched_sigma_ratio``, ``matched_r_half_ratio``, ``matched_stellar_fraction_ratio``.
+    """
+    fs = stellar_fraction(summary["log_mstar"], summary["r_half"], summary["sigma_los"])
+    lfs = stellar_fraction(lvdb["log_mstar"], lvdb["r_half"], lvdb["sigma_los"])
+    ratios: dict[str, list[float]] = {"sigma": [], "r_half": [], "stellar_fraction": []}
+    for i in np.flatnonzero((lvdb["log_mstar"] >= window[0]) & (lvdb["log_mstar"] <= window[1])):
+        if not (np.isfinite(lvdb["sigma_los"][i]) and np.isfinite(lvdb["r_half"][i])):
+            continue
+        near = np.abs(summary["log_mstar"] - lvdb["log_mstar"][i]) <= MATCH_HALF_WIDTH
+        if near.sum() < MATCH_MIN_MOCKS:
+            continue
+        ratios["sigma"].append(np.median(summary["sigma_los"][near]) / lvdb["sigma_los"][i])
+        ratios["r_half"].append(np.median(summary["r_half"][near]) / lvdb["r_half"][i])
+        ratios["stellar_fraction"].append(np.median(fs[near]) / lfs[i])
+    out: dict[str, Any] = {"n_matched": len(ratios["sigma"])}
+    for k, v in ratios.items():
+        out[f"matched_{k}_ratio"] = float(np.median(v)) if v else float("nan")
+    return out
+
+
 def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The issue's realism numbers of one suite (from :func:`realism_summary`) and whether each
     lies in its target range (:data:`REALISM_TARGETS`); ``lvdb`` from :func:`read_lvdb_dwarfs`."""
@@ -177,4 +210,10 @@ def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] |
         out["lvdb_stellar_fraction_median"] = float(np.nanmedian(lf))
         q = out["stellar_fraction_median"] / out["lvdb_stellar_fraction_median"]
         out["stellar_fraction_ok"] = bool(1 / t["stellar_fraction_factor"] <= q <= t["stellar_fraction_factor"])
+        out.update(matched_ratios(summary, lvdb))
+        m = out
+        out["matched_ok"] = bool(m["n_matched"] > 0 and abs(m["matched_sigma_ratio"] - 1) <= t["sigma_fraction"]
+                                 and 1 / t["r_half_factor"] <= m["matched_r_half_ratio"] <= t["r_half_factor"]
+                                 and 1 / t["stellar_fraction_factor"] <= m["matched_stellar_fraction_ratio"]
+                                 <= t["stellar_fraction_factor"])
     return out
