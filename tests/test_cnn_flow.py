@@ -141,8 +141,13 @@ def test_shipped_default_model_loads_and_predicts():
     rng = np.random.default_rng(0)
     s = model.map_size
     m1 = rng.random((2, s, s)).astype(np.float32)
-    out = model.predict(m1, m1, np.array([[0.3, 10.0, 23.0], [1.0, 40.0, 90.0]]), n_samples=50)
+    sc = np.array([[0.3, 10.0, 23.0], [1.0, 40.0, 90.0]])
+    # the shipped (observed-profile) flow sees the star count; a model that does not ignores it
+    out = model.predict(m1, m1, sc, n_samples=50, n_stars=np.array([500, 2000]))
     assert out["p50"].shape == (2, 10) and np.all(out["p16"] <= out["p84"])
+    if model.flow_config.condition_on_n_stars:
+        with pytest.raises(GalmassError, match="give n_stars"):
+            model.predict(m1, m1, sc, n_samples=50)
 
 
 def test_sampling_leaves_global_torch_rng_alone(trained):
