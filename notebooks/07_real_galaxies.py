@@ -219,7 +219,8 @@ display(Markdown("\n".join(lines)))
 #    dirty exactly as the model's training catalogues were (same nuisance priors), so that
 #    only the star counts differ from training; and, for comparison, clean projections with
 #    1–3 km/s errors only (a posterior that marginalises over binaries and foreground need
-#    not be calibrated on the clean catalogues alone).
+#    not be calibrated on the clean catalogues alone); and the same galaxies with 500–2000
+#    stars, to see whether the bands widen and narrow with the star count as the errors do.
 # 4. **Membership weights**: the nine dwarfs again, every star with `p_member >= 0.05`
 #    weighted by it, against the cut at 0.5 above.
 
@@ -246,6 +247,8 @@ ctrl_hot = binaries_summary(ultrafaint_binaries(model, sigma_range=None, n_cases
 few_tarp, few_n, few_ood = few_star_calibration(model_dir, cfg, n_range=(20, 100), n_galaxies=150, n_los=4, seed=0)
 clean_tarp, clean_n, clean_ood = few_star_calibration(model_dir, cfg, n_range=(20, 100), n_galaxies=150, n_los=4,
                                                       seed=0, as_trained=False)
+# the same galaxies with 500-2000 stars: do the bands follow the star count?
+many_tarp, many_n, _ = few_star_calibration(model_dir, cfg, n_range=(500, 2000), n_galaxies=150, n_los=4, seed=0)
 dw_w, _ = predict_dwarfs(model, n_samples=1000, seed=0, p_member_min=0.05, membership_weights=True)
 d_w = np.asarray(dw_w["log10_m_p50"]) - np.asarray(dw["log10_m_p50"])
 lines = []
@@ -271,6 +274,10 @@ lines.append(f"* **20–100 stars**, dirty as in training ({len(few_n)} projecti
              f"{few_band[1]:.3f}; target <= {FEW_STAR_TARP}), {100 * np.mean(few_ood):.0f}% flagged out of distribution: "
              f"{'met' if few_tarp.max_deviation <= FEW_STAR_TARP else '**not met**'}. Clean projections with errors only: "
              f"{clean_tarp.max_deviation:.3f} ({100 * np.mean(clean_ood):.0f}% flagged).")
+ecp68 = {k: float(np.interp(0.68, t.alpha, t.ecp)) for k, t in (("few", few_tarp), ("many", many_tarp))}
+lines.append(f"* **Do the bands follow the star count?** Coverage of the 68% TARP region: {100 * ecp68['few']:.0f}% with "
+             f"20–100 stars, {100 * ecp68['many']:.0f}% with 500–2000 stars (same galaxies, dirty as in training; TARP "
+             f"{many_tarp.max_deviation:.3f} there). Below 68%: bands too narrow; above: too wide.")
 lines.append(f"* **Nine dwarfs, membership weights instead of the cut**: median change of the median mass at the Wolf radius "
              f"{np.nanmedian(d_w):+.3f} dex, largest {d_w[int(np.nanargmax(np.abs(d_w)))]:+.3f} dex "
              f"({dw['name'][int(np.nanargmax(np.abs(d_w)))]}); stars used: "
