@@ -312,3 +312,5 @@ def test_few_star_calibration_leaves_out_the_models_training_galaxies(built, tmp
                                                             "validation": []}}))
     with pytest.raises(GalmassError, match="no test galaxy"):
         few_star_calibration(model, cfg, n_range=(20, 100), n_galaxies=4, n_los=2, n_samples=100)
+    with pytest.raises(GalmassError, match="has 100000 stars"):  # more stars than any test galaxy has
+        few_star_calibration(None, cfg, n_range=(100000, 200000), n_galaxies=4, n_los=2, n_samples=100)

@@ -285,6 +285,8 @@ def few_star_calibration(model: Any, cfg, *, n_range: tuple[int, int] = (20, 100
             labels.append(out["labels"])
             groups += [f"{name}/{i}"] * len(out["labels"])
             counts.append(out["n_sample"])
+    if not maps1:
+        raise GalmassError(f"none of the {len(pick)} test galaxies picked has {n_range[0]} stars to project")
     m1, m2, sc = np.concatenate(maps1), np.concatenate(maps2), np.concatenate(scalars)
     samples = mdl.sample(m1, m2, sc, n_samples=n_samples, seed=seed, n_stars=np.concatenate(counts))
     ood = mdl.domain.outside(sc)[0] if mdl.domain is not None else np.zeros(len(sc), bool)
