@@ -308,8 +308,8 @@ display(Markdown("\n".join(lines)))
 # is read as a scattered-low one), not from the star count or the binaries. The
 # inner profile has the same kind of limit: the training suites' dwarfs are more
 # star-dominated inside R_h than the Milky Way's (chapter 1), so a cored, dark-matter
-# dominated galaxy such as PlumCoreOm is flatter inside than nearly any training galaxy. (ii) The posteriors are calibrated on the mock suites
-# (chapter 6, for the paper's setting); the held-out suite shows they become
+# dominated galaxy such as PlumCoreOm is flatter inside than nearly any training galaxy.
+# (ii) The posteriors are calibrated on the mock suites (chapter 6, for the paper's setting); the held-out suite shows they become
 # overconfident on galaxies with other physics, and the 68% intervals on real dwarfs
 # inherit that caveat. The shipped model's own calibration on the mock suites is in the
 # `metrics.json` beside it (`tarp.<set>.max_deviation`). (iii) The catalogues' R_h is the

@@ -18,11 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from galmass.book.realdata import GAIA_CHALLENGE, gaia_challenge_files, interp_profile_at
 from galmass.dataset.project import project_galaxy, projection_rng
+from galmass.dataset.readers import load_arrays
 from galmass.errors import GalmassError
 from galmass.evaluation.calibration import tarp_coverage
 from galmass.observe.binaries import binary_velocity_offsets
@@ -252,16 +252,9 @@ def few_star_calibration(model: Any, cfg, *, n_range: tuple[int, int] = (20, 100
                  f"its directory has no {SEEN_FILE}: rebuild it with `make default-model`")
         raise GalmassError(f"the model was trained on profile {trained_on!r}, not {cfg.profile!r}, so its training "
                            f"galaxies must be left out of the test: {where} (or test it on its own profile)")
-    index = Path(cfg.dataset_dir) / "index.h5"
-    if not index.is_file():
-        raise GalmassError(f"{index} is missing: build the dataset of profile {cfg.profile!r} first")
-    with h5py.File(index, "r") as f:
-        split = np.asarray(f["split"][:]).astype(str)
-        suite = np.asarray(f["suite"][:]).astype(str)
-        gid = np.asarray(f["galaxy_id"][:]).astype(str)
-        gidx = f["galaxy_index"][:]
+    t = load_arrays(cfg.dataset_dir, split="test", kept=False)
     seen = seen or frozenset()
-    test = sorted({(s, int(i)) for s, i, g, sp in zip(suite, gidx, gid, split) if sp == "test" and g not in seen})
+    test = sorted({(s, int(i)) for s, i, g in zip(t["suite"], t["galaxy_index"], t["galaxy_id"]) if g not in seen})
     if not test:
         raise GalmassError(f"profile {cfg.profile!r} has no test galaxy that the model was not trained on")
     nuisances = Nuisances.from_params((mdl.info or {}).get("dataset") or {}) if as_trained else None

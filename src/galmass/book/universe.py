@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from galmass.evaluation.paper import ESTIMATOR_SCATTER_RANGE as PAPER_HW
-from galmass.evaluation.realism import DWARF_WINDOW, REALISM_TARGETS
+from galmass.evaluation.realism import DWARF_WINDOW, MATCH_HALF_WIDTH, REALISM_TARGETS
 from galmass.observe.estimators import ESTIMATORS
 from galmass.sources.suites import SUITE_SPECS
 
@@ -107,8 +107,8 @@ def realism_markdown(checks: dict[str, dict[str, Any]]) -> str:
         rows.append((f"median stellar share (M*/2)/M_Wolf at M* = 1e{lo:g}–1e{hi:g} Msun",
                      f"{first['lvdb_stellar_fraction_median']:.3f} (MW dwarfs) ×/÷ {t['stellar_fraction_factor']:g}",
                      [cell(f"{c['stellar_fraction_median']:.3f}", c["stellar_fraction_ok"]) for c in checks.values()]))
-        rows.append((f"matched in M* (each MW dwarf at M* = 1e{lo:g}–1e{hi:g} against the mocks within 0.25 dex "
-                     f"of its M*): median mock / real σ_los, R_h, stellar share",
+        rows.append((f"matched in M* (each MW dwarf at M* = 1e{lo:g}–1e{hi:g} against the mocks within "
+                     f"{MATCH_HALF_WIDTH:g} dex of its M*): median mock / real σ_los, R_h, stellar share",
                      f"1 ± {t['sigma_fraction']:.0%}, ×/÷ {t['r_half_factor']}, ×/÷ {t['stellar_fraction_factor']:g}",
                      [cell(f"{c['matched_sigma_ratio']:.2f}, {c['matched_r_half_ratio']:.2f}, "
                            f"{c['matched_stellar_fraction_ratio']:.2f} ({c['n_matched']} dwarfs)", c["matched_ok"])

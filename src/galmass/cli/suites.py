@@ -97,7 +97,7 @@ def run_summary(args: argparse.Namespace) -> int:
 def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
     from galmass.book.universe import find_lvdb_dwarfs
     from galmass.evaluation.paper import ESTIMATOR_SCATTER_RANGE as PAPER_HW
-    from galmass.evaluation.realism import REALISM_TARGETS, realism_checks, realism_summary
+    from galmass.evaluation.realism import MATCH_HALF_WIDTH, REALISM_TARGETS, realism_checks, realism_summary
 
     lvdb = find_lvdb_dwarfs(lvdb_path)  # without the external data the comparison with real dwarfs is left out
     t = REALISM_TARGETS
@@ -129,7 +129,7 @@ def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
                          f"[MW dwarfs {c['lvdb_stellar_fraction_median']:.3f}, x/÷ {t['stellar_fraction_factor']:g}]: "
                          f"{c['stellar_fraction_median']:.3f}")
             lines.append(f" {flag(c['matched_ok'])} matched in M* (each of {c['n_matched']} MW dwarfs against the mocks "
-                         f"within 0.25 dex of its M*), median mock/real [sigma +-{t['sigma_fraction']:.0%}, R_h x/÷ "
+                         f"within {MATCH_HALF_WIDTH:g} dex of its M*), median mock/real [sigma +-{t['sigma_fraction']:.0%}, R_h x/÷ "
                          f"{t['r_half_factor']}, stellar share x/÷ {t['stellar_fraction_factor']:g}]: sigma "
                          f"{c['matched_sigma_ratio']:.2f}, R_h {c['matched_r_half_ratio']:.2f}, stellar share "
                          f"{c['matched_stellar_fraction_ratio']:.2f}")

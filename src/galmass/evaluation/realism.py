@@ -127,6 +127,10 @@ def _halfwidth(ratio: np.ndarray) -> float:
     return float(0.5 * (hi - lo))
 
 
+def _within_factor(ratio: float, factor: float) -> bool:
+    return bool(1 / factor <= ratio <= factor)
+
+
 def stellar_fraction(log_mstar: np.ndarray, r_half: np.ndarray, sigma_los: np.ndarray) -> np.ndarray:
     """Stellar share of the mass within the 3-D half-light radius, (M*/2) / M_Wolf.
 
@@ -204,16 +208,14 @@ def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] |
         out["lvdb_sigma_median"] = float(np.nanmedian(lvdb["sigma_los"][lw]))
         out["lvdb_ellipticity_median"] = float(np.nanmedian(lvdb["ellipticity"]))
         ratio = out["r_half_median"] / out["lvdb_r_half_median"]
-        out["r_half_ok"] = bool(1 / t["r_half_factor"] <= ratio <= t["r_half_factor"])
+        out["r_half_ok"] = _within_factor(ratio, t["r_half_factor"])
         out["sigma_ok"] = bool(abs(out["sigma_median"] / out["lvdb_sigma_median"] - 1) <= t["sigma_fraction"])
         lf = stellar_fraction(lvdb["log_mstar"][lw], lvdb["r_half"][lw], lvdb["sigma_los"][lw])
         out["lvdb_stellar_fraction_median"] = float(np.nanmedian(lf))
-        q = out["stellar_fraction_median"] / out["lvdb_stellar_fraction_median"]
-        out["stellar_fraction_ok"] = bool(1 / t["stellar_fraction_factor"] <= q <= t["stellar_fraction_factor"])
+        out["stellar_fraction_ok"] = _within_factor(out["stellar_fraction_median"] / out["lvdb_stellar_fraction_median"],
+                                                    t["stellar_fraction_factor"])
         out.update(matched_ratios(summary, lvdb))
-        m = out
-        out["matched_ok"] = bool(m["n_matched"] > 0 and abs(m["matched_sigma_ratio"] - 1) <= t["sigma_fraction"]
-                                 and 1 / t["r_half_factor"] <= m["matched_r_half_ratio"] <= t["r_half_factor"]
-                                 and 1 / t["stellar_fraction_factor"] <= m["matched_stellar_fraction_ratio"]
-                                 <= t["stellar_fraction_factor"])
+        out["matched_ok"] = bool(out["n_matched"] > 0 and abs(out["matched_sigma_ratio"] - 1) <= t["sigma_fraction"]
+                                 and _within_factor(out["matched_r_half_ratio"], t["r_half_factor"])
+                                 and _within_factor(out["matched_stellar_fraction_ratio"], t["stellar_fraction_factor"]))
     return out

@@ -267,13 +267,10 @@ def model_fingerprint(model: Any) -> str | None:
     """sha256 over the model directory's files (model.json, cnn.pt, flow.pt, domain.json), or None."""
     import hashlib
 
-    if model is None:
-        from importlib import resources
+    from galmass.predict.seen import model_directory
 
-        d = Path(str(resources.files("galmass") / "default_model"))
-    elif isinstance(model, (str, Path)):
-        d = Path(model)
-    else:
+    d = model_directory(model)
+    if d is None:
         return None
     h = hashlib.sha256()
     for name in ("model.json", "cnn.pt", "flow.pt", "domain.json"):

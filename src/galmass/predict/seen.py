@@ -43,14 +43,14 @@ def write_seen_galaxies(index: str | Path, out: str | Path) -> dict[str, Any]:
     Returns what was written: ``{"index": str, "splits": {"train": [...], "validation": [...]}}``.
     """
     import h5py
-    import numpy as np
+
+    from galmass.dataset.shards import read_strings
 
     index = Path(index)
     if not index.is_file():
         raise GalmassError(f"{index} is missing: build the dataset of the model's profile first")
     with h5py.File(index, "r") as f:
-        gid = np.asarray(f["galaxy_id"][:]).astype(str)
-        split = np.asarray(f["split"][:]).astype(str)
+        gid, split = read_strings(f["galaxy_id"]), read_strings(f["split"])
     splits = {s: sorted(set(gid[split == s].tolist())) for s in ("train", "validation")}
     obj = {"index": str(index), "splits": splits}
     atomic_write_json(out, obj)
