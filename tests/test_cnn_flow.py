@@ -279,3 +279,64 @@ def test_flow_conditioned_on_n_stars_widens_for_few_stars(trained, tmp_path):
     assert back.flow_config.condition_on_n_stars
     np.testing.assert_array_equal(back.sample(*inp, n_samples=30, seed=2, n_stars=n[:50]),
                                   m.sample(*inp, n_samples=30, seed=2, n_stars=n[:50]))
+
+
+def test_residual_scale_recovers_floor_and_sampling_term():
+    """ResidualScale.fit recovers s(N)^2 = a + b/N from Gaussian residuals (per radius), keeps
+    a, b >= 0, and falls back to a constant when the counts do not vary."""
+    from galmass.inference.model import ResidualScale
+
+    rng = np.random.default_rng(0)
+    n = np.exp(rng.uniform(np.log(20), np.log(5000), 60_000))
+    a = np.linspace(0.005, 0.02, 10)
+    b = np.linspace(0.5, 2.0, 10)
+    r = rng.normal(size=(len(n), 10)) * np.sqrt(a[None] + b[None] / n[:, None])
+    sc = ResidualScale.fit(r, n)
+    np.testing.assert_allclose(sc(np.array([20.0, 5000.0])), np.sqrt(a + b / np.array([[20.0], [5000.0]])), rtol=0.1)
+    # residuals that do not shrink with N: a constant width, b = 0
+    flat = ResidualScale.fit(0.1 * rng.normal(size=(len(n), 10)), n)
+    assert np.all(flat.b < 0.1 * 0.1**2 * 20) and np.allclose(flat(np.array([20.0])), 0.1, rtol=0.1)
+    same = ResidualScale.fit(0.2 * rng.normal(size=(3000, 10)), np.full(3000, 100.0))
+    assert np.allclose(same(np.array([100.0])), 0.2, rtol=0.1) and np.all(same.a >= 0) and np.all(same.b >= 0)
+    with pytest.raises(GalmassError, match="residual_scale"):
+        ResidualScale.from_dict({"a": [1.0], "b": [-1.0]}, 1)
+
+
+def test_flow_scaled_with_n_stars_follows_the_count(trained, tmp_path):
+    """With ``scale_with_n_stars`` the flow models errors divided by s(N); trained through
+    `train_model`'s recipe on errors of width 0.5/sqrt(N), its bands for 20 stars are ~sqrt(250)
+    times those for 5000 stars, and the scale round-trips through save/load."""
+    from galmass.inference.model import ResidualScale, flow_condition
+
+    model, _, _ = trained
+    rng = np.random.default_rng(5)
+    tr = _toy(1200, rng)
+    n = np.exp(rng.uniform(np.log(20), np.log(5000), 1200))
+    pred, feats = model.features(tr["map1"], tr["map2"], tr["scalars"])
+    theta = (0.5 / np.sqrt(n))[:, None] * rng.normal(size=(1200, 10))
+    fcfg = FlowConfig(relative_to_cnn=True, condition_on_n_stars=True, scale_with_n_stars=True,
+                      max_epochs=30, n_samples=300, lr=3e-3)
+    scale = ResidualScale.fit(theta[:1000], n[:1000])
+    x = flow_condition(feats, n, fcfg)
+    z = theta / scale(n)
+    flow, _ = train_flow(z[:1000], x[:1000], z[1000:], x[1000:], fcfg, progress=False)
+    m = MassModel(model.cnn, model.preprocessor, flow, S, model.cnn_config, fcfg, model.radii_f, {"test": True},
+                  scale=scale)
+    inp = [tr[k][:50] for k in ("map1", "map2", "scalars")]
+    few = m.sample(*inp, n_samples=300, seed=1, n_stars=np.full(50, 20))
+    many = m.sample(*inp, n_samples=300, seed=1, n_stars=np.full(50, 5000))
+    width = {k: np.median(np.percentile(s, 84, 0) - np.percentile(s, 16, 0)) for k, s in (("few", few), ("many", many))}
+    assert 8 < width["few"] / width["many"] < 30, width
+    assert abs(width["few"] / 2 - 0.5 / np.sqrt(20)) < 0.3 * 0.5 / np.sqrt(20), width
+    m.save(tmp_path / "m")
+    back = MassModel.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.scale.a, scale.a)
+    np.testing.assert_array_equal(back.sample(*inp, n_samples=30, seed=2, n_stars=n[:50]),
+                                  m.sample(*inp, n_samples=30, seed=2, n_stars=n[:50]))
+    # a model.json that claims the scale but lacks it is refused
+    import json
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    del meta["residual_scale"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(GalmassError, match="residual_scale"):
+        MassModel.load(tmp_path / "m")

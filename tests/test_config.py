@@ -76,6 +76,7 @@ def test_unknown_key_without_a_close_match_lists_the_valid_ones(tmp_path):
     ({"models": {"joint": ["cusp", "nihao"]}}, "model 'joint'"),
     ({"models": []}, "section models must map"),
     ({"flow": {"estimator": "realnvp"}}, "flow.estimator must be one of"),
+    ({"flow": {"scale_with_n_stars": True}}, "needs flow.condition_on_n_stars"),
     ({"real_galaxies": {"model": "nope"}}, "real_galaxies.model must be"),
     ({"cnn": {"channels": "wide"}}, "cnn.channels must be a list of integers"),
 ])

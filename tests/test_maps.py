@@ -344,3 +344,13 @@ def test_bad_input_builders_and_batch():
     # a GalmassError is a ValueError, so generic callers can catch it too
     with pytest.raises(ValueError):
         kde_map(_GOOD[:2], EXTENT_POSITION, (8, 8))
+
+
+def test_next_fast_len_matches_scipy():
+    """The KDE's FFT sizes (numpy's FFT, no scipy import) are scipy's fast real sizes."""
+    import scipy.fft
+
+    from galmass.observe.kde import next_fast_len
+
+    for n in list(range(1, 2000)) + [4097, 10007, 65537]:
+        assert next_fast_len(n) == scipy.fft.next_fast_len(n, real=True), n

@@ -29,7 +29,7 @@ from galmass.inference.flow import FlowConfig, build_flow, sample_posterior, sum
 from galmass.inference.maf import maf_skeleton
 from galmass.inference.ood import InputDomain
 
-__all__ = ["MassModel", "FORMAT_VERSION", "flow_shift", "flow_condition"]
+__all__ = ["MassModel", "FORMAT_VERSION", "flow_shift", "flow_condition", "ResidualScale"]
 
 #: Bumped whenever the saved layout or the meaning of its contents changes.
 FORMAT_VERSION = 1
@@ -69,6 +69,78 @@ def flow_condition(features: np.ndarray, n_stars: Any, flow_config) -> np.ndarra
 
 
 @dataclass
+class ResidualScale:
+    """A width that follows the star count: ``s(N) = sqrt(a + b / N)`` [dex], per radius.
+
+    The flow of a model with ``flow_config.scale_with_n_stars`` models
+    ``(log10 M - flow_shift) / s(N)``: the error of a mass from N stars has a floor ``sqrt(a)``
+    (what the maps cannot tell) plus a sampling part ``sqrt(b / N)`` (a dispersion from N
+    stars is uncertain by ~1/sqrt(2N)). ``a``, ``b`` (10,) >= 0 [dex^2].
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+
+    #: Smallest width [dex]; keeps the division finite.
+    FLOOR = 1e-3
+
+    def __call__(self, n_stars: Any) -> np.ndarray:
+        """s(N) [dex], shape (len(n_stars), 10)."""
+        n = np.asarray(n_stars, dtype=float).reshape(-1, 1)
+        return np.maximum(np.sqrt(self.a[None] + self.b[None] / n), self.FLOOR)
+
+    @classmethod
+    def fit(cls, residuals: np.ndarray, n_stars: np.ndarray, n_bins: int = 12,
+            min_per_bin: int = 50) -> "ResidualScale":
+        """Fit a, b to residuals (N, 10) [dex] of projections with ``n_stars`` (N,) stars.
+
+        The projections are split into equal-count bins of N; in each the variance is the
+        squared half 16-84% width (robust to outliers); ``a + b / N_median`` is fitted to them
+        by least squares with a, b >= 0.
+        """
+        r = np.asarray(residuals, dtype=float)
+        n = np.asarray(n_stars, dtype=float).reshape(-1)
+        if r.ndim != 2 or len(r) != len(n) or not np.all(np.isfinite(r)) or not np.all(n >= 1):
+            raise GalmassError("ResidualScale.fit needs finite residuals (N, k) and N star counts >= 1")
+        k = int(np.clip(len(n) // min_per_bin, 1, n_bins))
+        order = np.argsort(n, kind="stable")
+        x, v = [], []
+        for idx in np.array_split(order, k):
+            lo, hi = np.percentile(r[idx], [16, 84], axis=0)
+            x.append(1.0 / np.median(n[idx]))
+            v.append((0.5 * (hi - lo)) ** 2)
+        x, v = np.asarray(x), np.asarray(v)  # (k,), (k, 10)
+        a, b = np.empty(r.shape[1]), np.empty(r.shape[1])
+        for j in range(r.shape[1]):
+            a[j], b[j] = _nonnegative_line(x, v[:, j])
+        return cls(a, b)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"a": list(map(float, self.a)), "b": list(map(float, self.b))}
+
+    @classmethod
+    def from_dict(cls, d: Any, n_out: int) -> "ResidualScale":
+        if not isinstance(d, dict) or set(d) != {"a", "b"}:
+            raise GalmassError("residual_scale must be an object with keys a and b")
+        a, b = (np.asarray(d[k], dtype=float) for k in ("a", "b"))
+        if a.shape != (n_out,) or b.shape != (n_out,) or not np.all(np.isfinite(a) & (a >= 0) & np.isfinite(b) & (b >= 0)):
+            raise GalmassError(f"residual_scale a and b must be {n_out} finite numbers >= 0")
+        return cls(a, b)
+
+
+def _nonnegative_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares ``y = a + b x`` with a, b >= 0 (the two-parameter NNLS, by cases)."""
+    if np.ptp(x) > 0:
+        b, a = np.polyfit(x, y, 1)
+        if a >= 0 and b >= 0:
+            return float(a), float(b)
+    cands = [(max(float(np.mean(y)), 0.0), 0.0)]
+    if np.any(x > 0):
+        cands.append((0.0, max(float(x @ y / (x @ x)), 0.0)))
+    return min(cands, key=lambda ab: float(np.sum((ab[0] + ab[1] * x - y) ** 2)))
+
+
+@dataclass
 class MassModel:
     """CNN + MAF posterior for log10 M(< f R_h).
 
@@ -95,6 +167,7 @@ class MassModel:
     radii_f: np.ndarray
     info: dict
     domain: Any = None  # galmass.inference.ood.InputDomain of the training scalars (Appendix C)
+    scale: ResidualScale | None = None  # with flow_config.scale_with_n_stars
 
     def features(self, map1, map2, scalars) -> tuple[np.ndarray, np.ndarray]:
         """CNN point predictions of log10 M and the 32 penultimate features."""
@@ -107,11 +180,14 @@ class MassModel:
 
         The flow models log10 M minus a per-projection shift (:func:`flow_shift`), added back
         to every sample. ``n_stars`` (N,): the projections' star counts, needed by a model
-        whose flow is conditioned on them (:func:`flow_condition`), ignored otherwise.
+        whose flow is conditioned on them (:func:`flow_condition`), ignored otherwise. With
+        a :class:`ResidualScale`, the flow's samples are widths s(N) and are multiplied by it.
         """
         pred, feats = self.features(map1, map2, scalars)
         x = flow_condition(feats, n_stars, self.flow_config)
         s = sample_posterior(self.flow, x, n_samples or self.flow_config.n_samples, seed=seed)
+        if self.scale is not None:
+            s = s * self.scale(n_stars)[None]
         return s + flow_shift(self.preprocessor, self.flow_config, pred, scalars)[None]
 
     def predict(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0,
@@ -138,6 +214,8 @@ class MassModel:
             "cnn_config": asdict(self.cnn_config), "flow_config": asdict(self.flow_config),
             "info": self.info,
         }
+        if self.scale is not None:
+            meta["residual_scale"] = self.scale.to_dict()
         for name, obj in (("cnn.pt", self.cnn.state_dict()), ("flow.pt", self.flow.state_dict())):
             save_torch(obj, d / name)
         if self.domain is not None:
@@ -181,6 +259,11 @@ class MassModel:
                                    "channels": tuple(meta["cnn_config"].get("channels", ()))})
             flow_cfg = FlowConfig(**_obj(meta["flow_config"], "flow_config"))
             pre = Preprocessor(**_obj(meta["preprocessor"], "preprocessor"))
+            scale = None
+            if flow_cfg.scale_with_n_stars:
+                if "residual_scale" not in meta:
+                    raise GalmassError("flow_config.scale_with_n_stars but no residual_scale")
+                scale = ResidualScale.from_dict(meta["residual_scale"], n_out)
             info = meta.get("info") or {}
             if not isinstance(info, dict):
                 raise GalmassError("info must be a JSON object")
@@ -212,13 +295,13 @@ class MassModel:
                 domain = InputDomain.from_dict(_read_json(dfile, f"model {d}"))
             except GalmassError as exc:
                 raise GalmassError(f"{dfile} is corrupt: {exc}; rebuild the model") from None
-        return cls(cnn, pre, flow, msize, cnn_cfg, flow_cfg, radii, info, domain)
+        return cls(cnn, pre, flow, msize, cnn_cfg, flow_cfg, radii, info, domain, scale)
 
 
 #: Keys every model.json has, and those it may have.
 _MODEL_KEYS = {"format_version", "map_size", "radii_f", "n_features", "n_outputs", "preprocessor",
                "cnn_config", "flow_config"}
-_OPTIONAL_KEYS = {"galmass_version", "info"}
+_OPTIONAL_KEYS = {"galmass_version", "info", "residual_scale"}
 
 
 def _read_json(path: Path, what: str) -> Any:

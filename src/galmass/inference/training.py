@@ -26,7 +26,7 @@ from galmass.errors import GalmassError
 from galmass.files import atomic_write_json, directory_lock, move_aside
 from galmass.inference.cnn import predict_cnn, train_cnn
 from galmass.inference.flow import train_flow
-from galmass.inference.model import MassModel, flow_condition, flow_shift
+from galmass.inference.model import MassModel, ResidualScale, flow_condition, flow_shift
 from galmass.inference.ood import InputDomain
 from galmass.stages import fingerprint
 
@@ -124,11 +124,15 @@ def _train_model(cfg: Config, name: str, suites: list[str], st: RunSettings, out
         t_cnn = old_info["seconds"]["cnn"]
     p_tr, f_tr = predict_cnn(cnn, pre, tr["map1"], tr["map2"], tr["scalars"])
     p_va, f_va = predict_cnn(cnn, pre, va["map1"], va["map2"], va["scalars"])
-    # the flow models log10 M minus a per-projection shift (the mass scale or the CNN estimate)
-    flow, fh = train_flow(tr["labels"] - flow_shift(pre, st.flow, p_tr, tr["scalars"]),
-                          flow_condition(f_tr, tr["n_stars"], st.flow),
-                          va["labels"] - flow_shift(pre, st.flow, p_va, va["scalars"]),
-                          flow_condition(f_va, va["n_stars"], st.flow), st.flow, workdir=work, progress=progress)
+    # the flow models log10 M minus a per-projection shift (the mass scale or the CNN estimate),
+    # divided by a width that follows the star count if asked (fitted to the training residuals)
+    r_tr = tr["labels"] - flow_shift(pre, st.flow, p_tr, tr["scalars"])
+    r_va = va["labels"] - flow_shift(pre, st.flow, p_va, va["scalars"])
+    scale = ResidualScale.fit(r_tr, tr["n_stars"]) if st.flow.scale_with_n_stars else None
+    if scale is not None:
+        r_tr, r_va = r_tr / scale(tr["n_stars"]), r_va / scale(va["n_stars"])
+    flow, fh = train_flow(r_tr, flow_condition(f_tr, tr["n_stars"], st.flow),
+                          r_va, flow_condition(f_va, va["n_stars"], st.flow), st.flow, workdir=work, progress=progress)
     t_flow = fh.wall_seconds
     info = {"profile": cfg.profile, "name": name, "spec": spec, "n_train": int(len(tr["row"])),
             "n_validation": int(len(va["row"])),
@@ -149,7 +153,7 @@ def _train_model(cfg: Config, name: str, suites: list[str], st: RunSettings, out
             "seconds": {"load": t_load, "cnn": t_cnn, "flow": t_flow}}
 
     model = MassModel(cnn, pre, flow, cfg.dataset.map_size, st.cnn, st.flow, RADII_F.copy(), info,
-                      InputDomain.fit(tr["scalars"]))
+                      InputDomain.fit(tr["scalars"]), scale)
     model.save(out)
     return model
 
