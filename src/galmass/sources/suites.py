@@ -18,7 +18,8 @@ suites do (see :data:`SUITE_SPECS`):
 
 A truer universe (issue #18) adds three suites of dwarf-sized, non-spherical, rotating
 galaxies in steady state (:mod:`galmass.sources.shapes`), with stellar masses from Behroozi et
-al. (2013), sizes from the Local Volume Database dwarfs
+al. (2013) (``shaped_core``: Moster et al. 2013) down to ultra-faint dwarfs (M* >= 1e3.5 Msun in
+the training suites, ~50-200 stars; 1e5.5 in ``tidal``), sizes from the Local Volume Database dwarfs
 (:func:`~galmass.physics.relations.half_light_radius_dwarfs`), anisotropy drawn independently
 of the halo (central beta0 in [-0.4, 0.3], r_a / r_1/2 log-uniform in [0.5, 100]) and star
 counts that grow as sqrt(M*) (650 at 1e6 Msun):
@@ -27,9 +28,14 @@ counts that grow as sqrt(M*) (650 at 1e6 Msun):
     triaxial NFW halos (density c/a 0.4-0.9), triaxial Sersic stars (drawn c/a 0.1-1),
     rotation by reversing up to 80% of the counter-rotating stars.
 ``shaped_core`` (NIHAO-like)
-    Di Cintio et al. halos made oblate (c/a 0.5-0.95); oblate, rotating Sersic stars of index
-    0.6-1.5 (exponential-like outskirts and a mild inner cusp, so that radially anisotropic
-    tracers in cores have non-negative DFs).
+    coreNFW halos (Read et al. 2016) made oblate (c/a 0.5-0.95), with core radii 0.1-10 r_1/2
+    and core completeness n uniform in [0, 1], both independent of the galaxy; stellar masses
+    from Moster et al. (2013) with a wide 0.6 dex scatter, so that at a given M* the halos
+    range from baryon-dominated to dark-matter dominated centres (with the same SMHM as
+    ``shaped_cusp``, Di Cintio et al. cores left nearly every dwarf star-dominated inside
+    R_h, issue #18); oblate, rotating Sersic stars of index 0.6-1 (exponential-like
+    outskirts and a mild inner cusp, so that radially anisotropic tracers in cores have
+    non-negative DFs).
 ``tidal`` (FIRE-like; test only)
     physics no training suite has: triaxial coreNFW halos tidally truncated (coreNFWtides of
     Read et al. 2018; core radii 0.1-10 r_1/2, tidal radii 3-30 r_1/2, outer slopes 3.5-5),
@@ -71,6 +77,9 @@ log = logging.getLogger(__name__)
 MIN_STELLAR_MASS = 10**5.5
 MAX_STELLAR_MASS = 1e11
 MIN_STAR_PARTICLES = 50
+#: The dwarf-sized suites go down to ultra-faint dwarfs (issue #19: 20-100-star catalogues,
+#: dispersions of 3-6 km/s); with ``n_stars_norm`` = 650 their smallest galaxies have ~50 stars.
+MIN_STELLAR_MASS_DWARFS = 10**3.5
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,9 @@ class SuiteSpec:
         of ``ra_over_rhalf``.
     core_radius_range : (float, float) or None
         coreNFW halos: core radius r_c / r_1/2, log-uniform (None: 1.75).
+    core_n_range : (float, float) or None
+        coreNFW halos: core completeness n uniform in this range, independent of the halo
+        (None: :func:`~galmass.physics.relations.corenfw_n`, a bump in log10(M*/Mhalo)).
     tidal_radius_range, tidal_slope_range : (float, float) or None
         coreNFWtides halos: tidal radius r_t / r_1/2 (log-uniform) and outer slope delta.
     stars_index_range : (float, float) or None
@@ -125,6 +137,8 @@ class SuiteSpec:
     n_stars_norm : float or None
         If given, the galaxy has ``n_stars_norm * sqrt(M* / 1e6 Msun)`` stars (spectroscopic
         samples of dwarfs grow roughly so) instead of ``M* / particle_mass``.
+    min_stellar_mass : float
+        Smallest stellar mass [Msun] kept (the paper's selection: 1e5.5).
     """
 
     name: str
@@ -145,12 +159,14 @@ class SuiteSpec:
     size_relation: str = "kravtsov"
     ra_range: tuple[float, float] | None = None
     core_radius_range: tuple[float, float] | None = None
+    core_n_range: tuple[float, float] | None = None
     tidal_radius_range: tuple[float, float] | None = None
     tidal_slope_range: tuple[float, float] | None = None
     stars_index_range: tuple[float, float] | None = None
     df_family: str = "cuddeford"
     n_stars_norm: float | None = None
     shmr: str = "moster13"
+    min_stellar_mass: float = MIN_STELLAR_MASS
 
     def __post_init__(self) -> None:
         if self.df_family not in ("cuddeford", "jeans"):
@@ -199,23 +215,25 @@ SUITE_SPECS: dict[str, SuiteSpec] = {
     "shaped_cusp": SuiteSpec(
         name="shaped_cusp", analogue="AURIGA",
         description="triaxial NFW halos, flattened rotating Sersic stars, dwarf sizes, wide anisotropy",
-        halo="nfw", stars="sersic", log_m200_range=(9.0, 12.0), shmr_scatter=0.25,
+        halo="nfw", stars="sersic", log_m200_range=(8.3, 12.0), shmr_scatter=0.25,
         concentration_scatter=0.11, size_norm=0.0, size_scatter=0.25,
         beta0_range=(-0.4, 0.3), ra_over_rhalf=(np.inf, 0.0), particle_mass=lambda m200: 1.0,
         shape=ShapePrior(halo_c_over_a=(0.4, 0.9), halo_triaxial=True, stars_c_over_a=(0.1, 1.0),
                          stars_triaxial=True, stars_c_over_a_power=STARS_FLATTENING, rotation=(0.0, 0.8)),
         size_relation="dwarfs", ra_range=(0.5, 100.0), n_stars_norm=650.0, shmr="behroozi13",
+        min_stellar_mass=MIN_STELLAR_MASS_DWARFS,
     ),
     "shaped_core": SuiteSpec(
         name="shaped_core", analogue="NIHAO",
-        description="Di Cintio+14 cores/cusps, flattened halos, rotating exponential-like stars, dwarf sizes",
-        halo="dc14", stars="sersic", log_m200_range=(9.0, 12.0), shmr_scatter=0.3,
+        description="coreNFW cores of 0.1-10 R_h in flattened halos, rotating exponential-like stars, dwarf sizes",
+        halo="corenfw", stars="sersic", log_m200_range=(8.3, 12.0), shmr_scatter=0.6,
         concentration_scatter=0.11, size_norm=0.0, size_scatter=0.25,
         beta0_range=(-0.4, 0.3), ra_over_rhalf=(np.inf, 0.0), particle_mass=lambda m200: 1.0,
         shape=ShapePrior(halo_c_over_a=(0.5, 0.95), halo_triaxial=False, stars_c_over_a=(0.15, 1.0),
                          stars_triaxial=False, stars_c_over_a_power=STARS_FLATTENING, rotation=(0.0, 0.6)),
-        size_relation="dwarfs", ra_range=(0.5, 100.0), stars_index_range=(0.6, 1.5), n_stars_norm=650.0,
-        shmr="behroozi13",
+        size_relation="dwarfs", ra_range=(0.5, 100.0), stars_index_range=(0.6, 1.0), n_stars_norm=650.0,
+        shmr="moster13", core_radius_range=(0.1, 10.0), core_n_range=(0.0, 1.0),
+        min_stellar_mass=MIN_STELLAR_MASS_DWARFS,
     ),
     "tidal": SuiteSpec(
         name="tidal", analogue="FIRE-2",
@@ -258,7 +276,10 @@ def _halo(spec: SuiteSpec, m200: float, r200: float, c: float, x: float, r_half:
         r_s = r_m2 / ((2.0 - gamma) / (beta - 2.0)) ** (1.0 / alpha)
         return Zhao(m200, r200, r_s, alpha, beta, gamma)
     if spec.halo in ("corenfw", "corenfwtides"):
-        n = relations.corenfw_n(x, strength=rng.uniform(0.3, 1.0))
+        if spec.core_n_range is None:
+            n = relations.corenfw_n(x, strength=rng.uniform(0.3, 1.0))
+        else:
+            n = float(rng.uniform(*spec.core_n_range))
         r_c = 1.75 * r_half if spec.core_radius_range is None else r_half * _log_uniform(rng, spec.core_radius_range)
         if spec.halo == "corenfw":
             return CoreNFW(m200, r200, c, r_c=r_c, n=n)
@@ -337,8 +358,9 @@ class GalaxyModel:
 def draw_model(suite: str, index: int, seed: int = 0) -> GalaxyModel:
     """Draw the physical model of galaxy ``index`` of mock ``suite`` (deterministic for ``seed``).
 
-    Halo mass is log-uniform; the galaxy is redrawn until it passes the paper's selection
-    (1e5.5 <= M* <= 1e11 Msun and at least 50 star particles at the suite's resolution).
+    Halo mass is log-uniform; the galaxy is redrawn until it passes the selection
+    (``min_stellar_mass`` <= M* <= 1e11 Msun, the paper's 1e5.5 unless the suite goes down to
+    ultra-faints, and at least 50 star particles at the suite's resolution).
     """
     spec = _spec(suite)
     if index < 0:
@@ -349,7 +371,7 @@ def draw_model(suite: str, index: int, seed: int = 0) -> GalaxyModel:
         m200 = 10**log_m200
         shmr = relations.stellar_mass_behroozi13 if spec.shmr == "behroozi13" else relations.stellar_mass_moster13
         mstar = float(shmr(m200)) * 10 ** rng.normal(0.0, spec.shmr_scatter)
-        if not (MIN_STELLAR_MASS <= mstar <= MAX_STELLAR_MASS):
+        if not (spec.min_stellar_mass <= mstar <= MAX_STELLAR_MASS):
             continue
         if spec.n_stars_norm is not None:
             n_nominal = int(spec.n_stars_norm * np.sqrt(mstar / 1e6))
