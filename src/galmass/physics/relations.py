@@ -81,7 +81,8 @@ def stellar_mass_behroozi13(m200: np.ndarray) -> np.ndarray:
                 + delta * np.log10(1.0 + np.exp(x)) ** gamma / (1.0 + np.exp(10.0 ** (-x))))
 
     x = np.log10(np.asarray(m200, dtype=float)) - log_m1
-    return 10 ** (log_eps + log_m1 + f(x) - f(0.0))
+    with np.errstate(over="ignore"):  # exp(10^-x) overflows to inf below ~1e8.9 Msun: its term is then 0
+        return 10 ** (log_eps + log_m1 + f(x) - f(0.0))
 
 
 def half_mass_radius_kravtsov13(r200: np.ndarray, norm: float = 0.015) -> np.ndarray:
