@@ -99,3 +99,21 @@ def test_cli_unknown_suite_is_one_line():
                          capture_output=True, text=True)
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "unknown suite 'nope'" in res.stderr
+
+
+def test_shaped_core_cores_are_drawn_independently_of_the_galaxy():
+    """shaped_core (issue #18): coreNFW core radii log-uniform in 0.1-10 r_1/2 and core
+    completeness n uniform in [0, 1], neither tied to log10(M*/Mhalo); stellar masses scatter
+    0.6 dex about Moster et al., so that the stellar share inside r_1/2 spans baryon- to dark-
+    matter-dominated centres; ultra-faint dwarfs (M* < 1e5 Msun) are drawn."""
+    drawn = [draw_model("shaped_core", i, 7) for i in range(150)]
+    n = np.array([m.params["halo"]["n"] for m in drawn])
+    rc = np.array([m.params["halo"]["r_c"] / m.params["r_half_3d"] for m in drawn])
+    x = np.array([m.params["log_mstar_mhalo"] for m in drawn])
+    assert {m.params["halo"]["kind"] for m in drawn} == {"corenfw"}
+    assert n.min() < 0.1 and n.max() > 0.9 and abs(np.corrcoef(n, x)[0, 1]) < 0.3
+    assert rc.min() >= 0.1 - 1e-9 and rc.max() <= 10 + 1e-9 and rc.min() < 0.3 and rc.max() > 3
+    share = np.array([0.5 * m.params["stellar_mass"] / float(m.total.enclosed_mass(np.array(m.params["r_half_3d"])))
+                      for m in drawn])
+    assert share.min() < 0.05 and share.max() > 0.6
+    assert np.mean(np.log10([m.params["stellar_mass"] for m in drawn]) < 5) > 0.05
