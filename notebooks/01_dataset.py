@@ -201,13 +201,16 @@ caption("Projected half-number radius and line-of-sight velocity dispersion agai
 # top of the window than the Milky Way has, and dispersions grow with stellar mass. A
 # window median that misses its target can therefore be a difference of mix, not of
 # galaxies; the matched row compares each Milky Way dwarf with the mock galaxies of its own
-# stellar mass and is the fairer test. The suite that departs most from the real dwarfs
-# in it is the cored one: its Di Cintio et al. (2014) cores, drawn for halos whose stars
-# sit well inside the core, remove so much dark matter from within the half-light radius
-# that its dwarfs are colder than the Milky Way's and the stars dominate their centres (the
-# stellar-share rows), whereas the Milky Way dwarfs are dark-matter dominated. A cored,
-# dark-matter dominated dwarf such as the Gaia Challenge's PlumCoreOm (chapter 7) therefore
-# has a flatter inner mass profile than nearly every galaxy the models are trained on.
+# stellar mass and is the fairer test. The cored suite was built to pass it: an earlier
+# version put Di Cintio et al. (2014) cores into the same halos as the cuspy suite, which
+# removed so much dark matter from within the half-light radius that its dwarfs were
+# colder than the Milky Way's and star-dominated. Its coreNFW cores now sit in halos drawn with a wide scatter about Moster et al.
+# (2013), so that at a given stellar mass the centres range from baryon- to dark-matter-
+# dominated, and flat, dark-matter-dominated cores such as the Gaia Challenge's PlumCoreOm
+# (chapter 7) are inside the training range. The stellar-share rows say how the suites
+# compare with the Milky Way's dwarfs.
 # The flatter stars (`STARS_FLATTENING` in `galmass.sources.suites`) that bring the
 # projected ellipticities near the real dwarfs' also widen the literature estimators'
-# scatter: on the cored suite it is wider than the paper measures on its simulations.
+# scatter: most of it is the line of sight (a flattened galaxy seen edge-on or face-on),
+# and the estimators overestimate dark-matter-dominated cores; on the cored suite the
+# scatter is wider than the paper measures on its simulations.
