@@ -204,8 +204,8 @@ caption("Projected half-number radius and line-of-sight velocity dispersion agai
 # stellar mass and is the fairer test. The cored suite was built to pass it: an earlier
 # version put Di Cintio et al. (2014) cores into the same halos as the cuspy suite, which
 # removed so much dark matter from within the half-light radius that its dwarfs were
-# colder than the Milky Way's and star-dominated. Its coreNFW cores now sit in halos drawn with a wide scatter about Moster et al.
-# (2013), so that at a given stellar mass the centres range from baryon- to dark-matter-
+# colder than the Milky Way's and star-dominated. Its coreNFW cores now sit in halos
+# drawn with a wide scatter about Moster et al. (2013), so that at a given stellar mass the centres range from baryon- to dark-matter-
 # dominated, and flat, dark-matter-dominated cores such as the Gaia Challenge's PlumCoreOm
 # (chapter 7) are inside the training range. The stellar-share rows say how the suites
 # compare with the Milky Way's dwarfs.
