@@ -503,3 +503,35 @@ def test_read_only_unfinished_data_is_one_line(single_build, tmp_path):
     with mounted("ro", tmp_path / "ro", source=data) as ro:
         res = galmass("suites", "build", "--config", profile(tmp_path / "p.yaml", ro), "--quiet")
         assert_one_line(res, "cannot write", "read-only")
+
+
+def test_model_of_an_older_dataset_build_is_stale(single_build, tmp_path):
+    """A model records the identity of the dataset build it was trained on (``dataset_id``):
+    after the dataset is rebuilt in the same directory, the finished model is not reused
+    silently: training refuses it, or with ``replace_stale`` moves it aside and retrains."""
+    import h5py
+
+    from galmass.config import load_config
+    from galmass.dataset.readers import dataset_id
+    from galmass.inference.training import train_model
+
+    data = tmp_path / "data"
+    shutil.copytree(single_build, data)
+    s = SMOKE_SUITE
+    cfg = load_config(profile(tmp_path / "p.yaml", data, profile="stale", models={s: [s]},
+                              real_galaxies={"model": s}, cnn={"channels": [2, 4], "hidden": 8, "max_epochs": 1},
+                              flow={"max_epochs": 1, "n_samples": 20}))
+    cfg.output_dir = str(tmp_path)
+    first = train_model(cfg, s, [s], progress=False)
+    assert first.info["spec"]["dataset_id"] == dataset_id(cfg.dataset_dir)
+    import json
+
+    same = json.loads(json.dumps(first.info))
+    assert train_model(cfg, s, [s], progress=False).info == same  # same build: reused
+    with h5py.File(Path(cfg.dataset_dir) / "index.h5", "a") as f:  # a rebuilt dataset
+        f.attrs["inputs_sha256"] = "0" * 64
+    with pytest.raises(GalmassError, match="trained with other settings"):
+        train_model(cfg, s, [s], progress=False)
+    again = train_model(cfg, s, [s], progress=False, replace_stale=True)
+    assert again.info["spec"]["dataset_id"] == "0" * 64
+    assert list(Path(cfg.models_dir).glob(f"{s}.stale-*"))

@@ -19,6 +19,21 @@ from galmass.dataset.shards import read_strings
 _INDEX_STR = ("shard", "suite", "galaxy_id", "split")
 
 
+def dataset_id(dataset_dir: str | Path) -> str:
+    """The identity of a built dataset: the SHA-256 of its inputs recorded in ``index.h5``
+    (every shard's checksum and the index settings). A model records it, so that a model
+    trained on an older build of the same directory is stale."""
+    path = Path(dataset_dir) / "index.h5"
+    try:
+        with h5py.File(path, "r") as f:
+            value = str(f.attrs.get("inputs_sha256", ""))
+    except (OSError, KeyError) as exc:
+        raise GalmassError(f"cannot read the dataset index {path} ({exc}); build the dataset first (`make data`)") from None
+    if not value:
+        raise GalmassError(f"the dataset index {path} records no inputs checksum; rebuild it (`make data`)")
+    return value
+
+
 def load_arrays(dataset_dir: str | Path, suites: str | Sequence[str] | None = None,
                 split: str | Sequence[str] | None = None, kept: bool = True) -> dict[str, np.ndarray]:
     """Scalars, labels and metadata of a selection of projections (no maps), from ``index.h5``.

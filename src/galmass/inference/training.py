@@ -22,6 +22,7 @@ import numpy as np
 from galmass.config import Config, check_models, load_config
 from galmass.constants import RADII_F
 from galmass.dataset import load_arrays, load_inputs
+from galmass.dataset.readers import dataset_id
 from galmass.errors import GalmassError
 from galmass.files import atomic_write_json, directory_lock, move_aside
 from galmass.inference.cnn import predict_cnn, train_cnn
@@ -83,6 +84,7 @@ def _train_model(cfg: Config, name: str, suites: list[str], st: RunSettings, out
                  progress: bool, replace_stale: bool):
     spec = {"suites": suites, "cnn": asdict(st.cnn), "flow": asdict(st.flow),
             "map_size": cfg.dataset.map_size, "dataset": str(cfg.dataset_dir),
+            "dataset_id": dataset_id(cfg.dataset_dir),  # a rebuilt dataset makes the model stale
             "code": fingerprint("models")}  # the models stage's code (galmass.stages)
     reuse_cnn = None
     if (out / "model.json").exists():
