@@ -20,6 +20,7 @@ from typing import Any
 
 from galmass.config import load_config
 from galmass.dataset import load_inputs
+from galmass.dataset.readers import dataset_id
 from galmass.errors import GalmassError
 from galmass.evaluation.stats import mse
 from galmass.files import atomic_write_json, directory_lock
@@ -64,7 +65,7 @@ def residual_target_ablation(config: str | Path, progress: bool = True) -> Path:
     out = ablation_path(cfg.results_dir)
     cnn_cfg = dataclasses.replace(st.cnn, residual_target=False)
     spec = {"suites": suites, "cnn": dataclasses.asdict(cnn_cfg), "dataset": str(cfg.dataset_dir),
-            "max_eval": st.max_eval, "seed": cfg.seed, "code": fingerprint("models")}
+            "dataset_id": dataset_id(cfg.dataset_dir), "max_eval": st.max_eval, "seed": cfg.seed, "code": fingerprint("models")}
     with directory_lock(out.parent, f"the ablation of profile {cfg.profile}"):
         if _stored_spec(out) == json.loads(json.dumps(spec)):
             return out
