@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from galmass.inference.cnn import CNNConfig, MassCNN, Preprocessor, augment_position_maps, train_cnn
+from galmass.inference.cnn import CNNConfig, MassCNN, augment_position_maps, train_cnn
 from galmass.errors import GalmassError
-from galmass.inference.flow import FlowConfig, sample_posterior, summarize_samples, train_flow
+from galmass.inference.flow import FlowConfig, sample_posterior, train_flow
 from galmass.inference.model import MassModel
+from galmass.inference.preprocess import Preprocessor, summarize_samples
 
 S = 16
 
@@ -126,7 +127,7 @@ def test_preprocessor_round_trip(residual):
 
 
 def test_mass_scale_is_dimensional_estimate():
-    from galmass.inference.cnn import mass_scale
+    from galmass.inference.preprocess import mass_scale
     from galmass.constants import G
     # R_h = 0.3 kpc, sigma = 10 km/s: R sigma^2 / G = 6.98e6 Msun
     assert 10 ** mass_scale(np.array([[0.3, 10.0, 23.0]]))[0] == pytest.approx(0.3 * 100 / G)
@@ -225,7 +226,7 @@ def test_unknown_flow_estimator_is_refused():
 def test_flow_relative_to_cnn_is_centred_on_the_cnn_estimate(trained, tmp_path):
     """With relative_to_cnn the flow models log10 M minus the CNN estimate and sampling adds
     exactly that estimate back (also after save/load); without it the mass-scale offset."""
-    from galmass.inference.model import flow_shift
+    from galmass.inference.preprocess import flow_shift
 
     model, va, _ = trained
     pred, feats = model.features(va["map1"], va["map2"], va["scalars"])
@@ -258,7 +259,7 @@ def test_flow_conditioned_on_n_stars_widens_for_few_stars(trained, tmp_path):
     noise = (0.5 / np.sqrt(n))[:, None] * rng.normal(size=(1200, 10))
     pred, feats = model.features(tr["map1"], tr["map2"], tr["scalars"])
     fcfg = FlowConfig(relative_to_cnn=True, condition_on_n_stars=True, max_epochs=40, n_samples=300, lr=3e-3)
-    from galmass.inference.model import flow_condition
+    from galmass.inference.preprocess import flow_condition
 
     x = flow_condition(feats, n, fcfg)
     assert x.shape == (1200, 33) and np.allclose(x[:, -1], np.log10(n))
@@ -284,7 +285,7 @@ def test_flow_conditioned_on_n_stars_widens_for_few_stars(trained, tmp_path):
 def test_residual_scale_recovers_floor_and_sampling_term():
     """ResidualScale.fit recovers s(N)^2 = a + b/N from Gaussian residuals (per radius), keeps
     a, b >= 0, and falls back to a constant when the counts do not vary."""
-    from galmass.inference.model import ResidualScale
+    from galmass.inference.preprocess import ResidualScale
 
     rng = np.random.default_rng(0)
     n = np.exp(rng.uniform(np.log(20), np.log(5000), 60_000))
@@ -306,7 +307,7 @@ def test_flow_scaled_with_n_stars_follows_the_count(trained, tmp_path):
     """With ``scale_with_n_stars`` the flow models errors divided by s(N); trained through
     `train_model`'s recipe on errors of width 0.5/sqrt(N), its bands for 20 stars are ~sqrt(250)
     times those for 5000 stars, and the scale round-trips through save/load."""
-    from galmass.inference.model import ResidualScale, flow_condition
+    from galmass.inference.preprocess import ResidualScale, flow_condition
 
     model, _, _ = trained
     rng = np.random.default_rng(5)
@@ -340,3 +341,36 @@ def test_flow_scaled_with_n_stars_follows_the_count(trained, tmp_path):
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(GalmassError, match="residual_scale"):
         MassModel.load(tmp_path / "m")
+
+
+def test_scale_free_model_follows_the_scaling_symmetry(tmp_path):
+    """A scale-free CNN sees the maps and v_p98 / sigma_los only: velocities x s give masses
+    x s^2 and sizes x l masses x l exactly, on both backends; with the absolute scalars the
+    same rescaling moves the prediction by another amount (the check is not vacuous)."""
+    rng = np.random.default_rng(4)
+    d = _toy(40, rng)
+    out = {}
+    for scale_free in (True, False):
+        cfg = CNNConfig(channels=(2, 4), hidden=8, n_features=6, max_epochs=1, scale_free=scale_free)
+        net, pre, _ = train_cnn(d, d, S, cfg, progress=False)
+        assert pre.n_scalars == (1 if scale_free else 3)
+        fcfg = FlowConfig(hidden_features=8, num_transforms=1, max_epochs=1, n_samples=100)
+        flow, _ = train_flow(d["labels"], np.zeros((40, 6), np.float32) + rng.normal(size=(40, 6)).astype(np.float32),
+                             d["labels"], rng.normal(size=(40, 6)).astype(np.float32), fcfg, progress=False)
+        path = MassModel(net, pre, flow, S, cfg, fcfg, np.linspace(0.6, 2.4, 10), {}).save(tmp_path / str(scale_free))
+        m1, m2, sc = d["map1"][:5], d["map2"][:5], d["scalars"][:5]
+        scaled = sc * np.array([3.0, 0.25, 0.25])  # sizes x 3, velocities x 1/4: masses x 3/16
+        for backend in ("torch", "numpy"):
+            model = MassModel.load(path, backend=backend)
+            shift = model.features(m1, m2, scaled)[0] - model.features(m1, m2, sc)[0]
+            out[scale_free, backend] = shift
+    expected = np.log10(3.0 / 16.0)
+    for backend in ("torch", "numpy"):
+        np.testing.assert_allclose(out[True, backend], expected, atol=1e-5)
+        assert np.abs(out[False, backend] - expected).max() > 1e-3
+
+
+def test_scale_free_needs_the_residual_target():
+    d = _toy(10, np.random.default_rng(0))
+    with pytest.raises(GalmassError, match="residual target"):
+        Preprocessor.fit(d["map1"], d["map2"], d["scalars"], d["labels"], residual_target=False, scale_free=True)

@@ -77,6 +77,7 @@ def test_unknown_key_without_a_close_match_lists_the_valid_ones(tmp_path):
     ({"models": []}, "section models must map"),
     ({"flow": {"estimator": "realnvp"}}, "flow.estimator must be one of"),
     ({"flow": {"scale_with_n_stars": True}}, "needs flow.condition_on_n_stars"),
+    ({"cnn": {"scale_free": True, "residual_target": False}}, "needs cnn.residual_target"),
     ({"real_galaxies": {"model": "nope"}}, "real_galaxies.model must be"),
     ({"cnn": {"channels": "wide"}}, "cnn.channels must be a list of integers"),
 ])

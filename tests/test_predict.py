@@ -30,7 +30,7 @@ DRACO = "observed/walker_dsph/dra_spec.dat"
 # --------------------------------------------------------------------------- fixtures
 def _toy_training(n, rng):
     """Toy maps and realistic scalars; labels = log10(2.5 f R_h sigma^2 / G) + noise."""
-    from galmass.inference.cnn import mass_scale
+    from galmass.inference.preprocess import mass_scale
 
     yy, xx = np.mgrid[-1:1:S * 1j, -1:1:S * 1j]
     w = rng.uniform(0.2, 0.8, n)

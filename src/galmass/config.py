@@ -122,7 +122,18 @@ class DatasetConfig:
 
 @dataclass
 class CNNConfig:
-    """Network widths and training settings (paper values for lr, batch, patience)."""
+    """Network widths and training settings (paper values for lr, batch, patience).
+
+    ``scale_free`` (not in the paper; needs ``residual_target``): the network sees only
+    dimensionless inputs, the two maps (already in units of R_h and v_p98) and
+    log10(v_p98 / sigma_los); R_h and sigma_los enter only through the mass scale
+    log10(R_h sigma_los^2 / G) that the target is relative to. Its predictions then follow
+    the scaling symmetry of gravity exactly (velocities x s: masses x s^2; sizes x l: masses
+    x l), so the correlations of size and dispersion among the mock galaxies cannot stand in
+    for a real galaxy's structure. With the absolute scalars, the shipped model put galaxies
+    of the Gaia Challenge rescaled to sigma = 3-6 km/s 0.6 dex too high, although their
+    structure is that of the same galaxies at 10 km/s, which it got right.
+    """
 
     channels: tuple[int, int] = (8, 16)
     kernel_size: int = 3
@@ -136,6 +147,7 @@ class CNNConfig:
     early_stop_patience: int = 25
     max_epochs: int = 200
     residual_target: bool = True
+    scale_free: bool = False
     seed: int = 0
     num_threads: int | None = None
 
@@ -154,7 +166,7 @@ class FlowConfig:
     Durkan et al. 2019, able to give peaked, heavy-tailed posteriors) or ``"nsf"``.
 
     ``relative_to_cnn`` (not in the paper): the flow models log10 M minus the CNN's own
-    point estimate instead of minus the mass scale (see :func:`galmass.inference.model.flow_shift`).
+    point estimate instead of minus the mass scale (see :func:`galmass.inference.preprocess.flow_shift`).
     The estimate is a deterministic function of the flow's inputs, so this is the same
     posterior written around it; the flow then only has to learn the error distribution,
     not to re-learn the mean from the 32 features (which left the paper-size MAF too wide
@@ -162,14 +174,14 @@ class FlowConfig:
 
     ``condition_on_n_stars`` (not in the paper): the flow is conditioned on log10 of the
     projection's star count as well as on the CNN features (see
-    :func:`galmass.inference.model.flow_condition`), so that the width of the posterior can
+    :func:`galmass.inference.preprocess.flow_condition`), so that the width of the posterior can
     follow the number of stars. Without it, a model trained on 20-5000 stars gives bands of
     one width whatever the count (measured: too narrow below ~100 stars, too wide above).
 
     ``scale_with_n_stars`` (not in the paper; needs ``condition_on_n_stars``): the flow's
     variable is also divided by a width that follows the star count,
     ``s(N) = sqrt(a + b / N)`` [dex] per radius, fitted to the training residuals
-    (:class:`galmass.inference.model.ResidualScale`); samples are multiplied back by it.
+    (:class:`galmass.inference.preprocess.ResidualScale`); samples are multiplied back by it.
     Measured on the shipped model conditioned on log10 N alone: its 16-84% bands were 0.138
     dex wide (half) at 20-100 stars where the errors scatter 0.185, and 0.123 at 500-2000
     stars where they scatter 0.092, i.e. the flow hardly used the count.
@@ -413,6 +425,9 @@ def load_config(path: str | Path) -> Config:
     if cfg.flow.estimator not in FLOW_ESTIMATORS:
         raise GalmassError(f"config {path}: flow.estimator must be one of {', '.join(FLOW_ESTIMATORS)}, "
                            f"got {cfg.flow.estimator!r}")
+    if cfg.cnn.scale_free and not cfg.cnn.residual_target:
+        raise GalmassError(f"config {path}: cnn.scale_free needs cnn.residual_target: true "
+                           "(the mass scale is the only way R_h and sigma_los reach the prediction)")
     if cfg.flow.scale_with_n_stars and not cfg.flow.condition_on_n_stars:
         raise GalmassError(f"config {path}: flow.scale_with_n_stars needs flow.condition_on_n_stars: true "
                            "(the star counts reach the flow through it)")

@@ -23,14 +23,13 @@ def dataset_id(dataset_dir: str | Path) -> str:
     """The identity of a built dataset: the SHA-256 of its inputs recorded in ``index.h5``
     (every shard's checksum and the index settings). A model records it, so that a model
     trained on an older build of the same directory is stale."""
+    from galmass.dataset.index import _index_fingerprint
+
     path = Path(dataset_dir) / "index.h5"
-    try:
-        with h5py.File(path, "r") as f:
-            value = str(f.attrs.get("inputs_sha256", ""))
-    except (OSError, KeyError) as exc:
-        raise GalmassError(f"cannot read the dataset index {path} ({exc}); build the dataset first (`make data`)") from None
+    value = _index_fingerprint(path)
     if not value:
-        raise GalmassError(f"the dataset index {path} records no inputs checksum; rebuild it (`make data`)")
+        raise GalmassError(f"the dataset index {path} is missing, unreadable or records no inputs "
+                           f"checksum; build the dataset (`make data`)")
     return value
 
 

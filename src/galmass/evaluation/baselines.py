@@ -31,7 +31,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from galmass.errors import GalmassError
-from galmass.inference.cnn import mass_scale
+from galmass.inference.preprocess import mass_scale
 
 __all__ = ["BASELINES", "Baseline", "MeanBaseline", "ScalingBaseline", "LinearBaseline", "GBTBaseline",
            "summary_features", "fit_baselines"]

@@ -14,7 +14,7 @@ from galmass.dataset import load_inputs
 from galmass.dataset.shards import STR_DTYPE
 from galmass.errors import GalmassError
 from galmass.files import atomic_path, h5_dataset
-from galmass.inference.flow import summarize_samples
+from galmass.inference.preprocess import summarize_samples
 from galmass.inference.training import RunSettings, joint_model_name
 from galmass.sources.suites import HELDOUT_SUITES
 

@@ -26,82 +26,17 @@ import torch
 from torch import nn
 
 from galmass.config import CNNConfig
-from galmass.constants import G
 from galmass.errors import GalmassError
 from galmass.inference.loop import LoopSpec, fit
+from galmass.inference.preprocess import Preprocessor, mass_scale
 
-__all__ = ["CNNConfig", "Preprocessor", "mass_scale", "MassCNN", "augment_position_maps", "train_cnn",
+__all__ = ["CNNConfig", "MassCNN", "augment_position_maps", "train_cnn",
            "predict_cnn", "default_device", "TrainHistory"]
 
 
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-# --------------------------------------------------------------------------- preprocessing
-@dataclass
-class Preprocessor:
-    """Standardisation constants, fitted on the training set only.
-
-    Maps are divided by ``map_scale`` (their mean value over the training set, one per
-    input); scalars are log10-scaled and standardised; labels (log10 M) are standardised
-    per radius. With ``residual_target`` the network's target is log10 M relative to the
-    dimensional mass scale of the projection, ``log10(R_h sigma_los^2 / G)`` (see
-    :func:`mass_scale`): a fixed, exact function of input 3, so the MSE on log10 M is
-    unchanged while the network only has to learn the structure-dependent factor.
-    """
-
-    map_scale: list[float]
-    scalar_mean: list[float]
-    scalar_std: list[float]
-    label_mean: list[float]
-    label_std: list[float]
-    residual_target: bool = True
-
-    @classmethod
-    def fit(cls, map1: np.ndarray, map2: np.ndarray, scalars: np.ndarray, labels: np.ndarray,
-            residual_target: bool = True) -> "Preprocessor":
-        if np.any(~np.isfinite(scalars)) or np.any(scalars <= 0):
-            raise GalmassError("scalars (R_h, sigma_los, v_p98) must be finite and positive")
-        ls = np.log10(scalars)
-        target = labels - mass_scale(scalars)[:, None] if residual_target else labels
-        return cls(
-            map_scale=[float(np.mean(map1)), float(np.mean(map2))],
-            scalar_mean=ls.mean(0).tolist(), scalar_std=(ls.std(0) + 1e-12).tolist(),
-            label_mean=target.mean(0).tolist(), label_std=(target.std(0) + 1e-12).tolist(),
-            residual_target=residual_target,
-        )
-
-    def offset(self, scalars: np.ndarray) -> np.ndarray:
-        """Per-projection shift between the target and log10 M: (N, 1)."""
-        s = np.asarray(scalars, dtype=float)
-        return mass_scale(s)[:, None] if self.residual_target else np.zeros((len(s), 1))
-
-    def maps(self, map1: np.ndarray, map2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.asarray(map1, np.float32) / np.float32(self.map_scale[0]),
-                np.asarray(map2, np.float32) / np.float32(self.map_scale[1]))
-
-    def scalars(self, scalars: np.ndarray) -> np.ndarray:
-        s = np.asarray(scalars, dtype=float)
-        if np.any(~np.isfinite(s)) or np.any(s <= 0):
-            raise GalmassError("scalars (R_h, sigma_los, v_p98) must be finite and positive")
-        return ((np.log10(s) - self.scalar_mean) / np.asarray(self.scalar_std)).astype(np.float32)
-
-    def labels(self, labels: np.ndarray, scalars: np.ndarray) -> np.ndarray:
-        """Standardised network targets from log10 M [Msun] (N, 10) and the scalars (N, 3)."""
-        t = np.asarray(labels) - self.offset(scalars)
-        return ((t - self.label_mean) / np.asarray(self.label_std)).astype(np.float32)
-
-    def inverse_labels(self, z: np.ndarray, scalars: np.ndarray) -> np.ndarray:
-        """log10 M [Msun] from standardised network outputs."""
-        return np.asarray(z) * np.asarray(self.label_std) + np.asarray(self.label_mean) + self.offset(scalars)
-
-
-def mass_scale(scalars: np.ndarray) -> np.ndarray:
-    """log10(R_h sigma_los^2 / G) [Msun] of projections with scalars (R_h kpc, sigma km/s, ...)."""
-    s = np.asarray(scalars, dtype=float)
-    return np.log10(s[:, 0] * s[:, 1] ** 2 / G)
 
 
 # --------------------------------------------------------------------------- network
@@ -137,7 +72,7 @@ class MassCNN(nn.Module):
         self.branch2 = _Branch(c1, c2, cfg.kernel_size, cfg.dropout)
         n_flat = 2 * c2 * (map_size // 4) ** 2
         self.features = nn.Sequential(
-            nn.Linear(n_flat + 3, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout),
+            nn.Linear(n_flat + (1 if cfg.scale_free else 3), cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden, cfg.n_features), nn.ReLU(),
         )
         self.head = nn.Linear(cfg.n_features, n_outputs)
@@ -230,7 +165,7 @@ def train_cnn(train: dict[str, np.ndarray], val: dict[str, np.ndarray], map_size
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     pre = Preprocessor.fit(train["map1"], train["map2"], train["scalars"], train["labels"],
-                           residual_target=cfg.residual_target)
+                           residual_target=cfg.residual_target, scale_free=cfg.scale_free)
     tr = _tensors(pre, train["map1"], train["map2"], train["scalars"], train["labels"])
     va = _tensors(pre, val["map1"], val["map2"], val["scalars"], val["labels"])
     model = MassCNN(map_size, cfg, n_outputs=tr[3].shape[1]).to(device)

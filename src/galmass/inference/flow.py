@@ -23,7 +23,7 @@ from galmass.config import FLOW_ESTIMATORS, FlowConfig
 from galmass.errors import GalmassError
 from galmass.inference.loop import LoopSpec, fit
 
-__all__ = ["FlowConfig", "FlowHistory", "train_flow", "sample_posterior", "summarize_samples"]
+__all__ = ["FlowConfig", "FlowHistory", "train_flow", "sample_posterior"]
 
 
 @dataclass
@@ -127,12 +127,6 @@ def sample_posterior(net, x: np.ndarray, n_samples: int = 1000, seed: int = 0,
             s = net.sample((n_samples,), condition=torch.from_numpy(x[i:i + batch]))
             out.append(s.cpu().numpy())
     return np.concatenate(out, axis=1)
-
-
-def summarize_samples(samples: np.ndarray) -> dict[str, np.ndarray]:
-    """Median and 16/84 percentiles over the sample axis: keys ``p16, p50, p84`` (N, 10)."""
-    p16, p50, p84 = np.percentile(samples, [16, 50, 84], axis=0)
-    return {"p16": p16, "p50": p50, "p84": p84}
 
 
 def flow_state(net) -> dict[str, Any]:

@@ -3,10 +3,14 @@
 Layout of a model directory::
 
     model.json      galmass version, map settings, radii, preprocessing constants, configs
-    cnn.pt          CNN weights (state dict)
-    flow.pt         flow weights (state dict)
+    cnn.pt          CNN weights (torch state dict)
+    flow.pt         flow weights (torch state dict)
+    weights.npz     the same weights as numpy arrays (:mod:`galmass.inference.numpy_net`)
+    domain.json     the training scalars' input domain (:mod:`galmass.inference.ood`)
 
-Loading a directory written by an incompatible galmass version, or asking for other map
+A model runs on one of two backends: ``"torch"`` (training, evaluation) or ``"numpy"``
+(prediction, which then does not import torch; a ``"maf"`` flow only). Both give the same
+networks to float32 round-off. Loading a directory written by an incompatible galmass version, or asking for other map
 settings than it was trained with, fails with one clear :class:`GalmassError`.
 """
 
@@ -18,126 +22,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from galmass import __version__
+from galmass.config import CNNConfig, FlowConfig
 from galmass.constants import RADII_F
 from galmass.errors import GalmassError, one_line
-from galmass.files import atomic_write_json, load_torch, save_torch
-from galmass.inference.cnn import CNNConfig, MassCNN, Preprocessor, predict_cnn
-from galmass.inference.flow import FlowConfig, build_flow, sample_posterior, summarize_samples
-from galmass.inference.maf import maf_skeleton
+from galmass.files import atomic_path, atomic_write_json, load_torch, save_torch
+from galmass.inference.numpy_net import WEIGHTS_FILE, NumpyCNN, NumpyMAF, weights_arrays
 from galmass.inference.ood import InputDomain
+from galmass.inference.preprocess import (Preprocessor, ResidualScale, flow_condition, flow_shift,
+                                          summarize_samples)
 
-__all__ = ["MassModel", "FORMAT_VERSION", "flow_shift", "flow_condition", "ResidualScale"]
+__all__ = ["MassModel", "FORMAT_VERSION", "BACKENDS"]
+
+#: Where a model's networks run: torch modules, or numpy (:mod:`galmass.inference.numpy_net`).
+BACKENDS = ("torch", "numpy", "auto")
 
 #: Bumped whenever the saved layout or the meaning of its contents changes.
 FORMAT_VERSION = 1
-
-
-def flow_shift(preprocessor, flow_config, cnn_pred: np.ndarray, scalars: np.ndarray) -> np.ndarray:
-    """What the flow's variable is relative to, log10 M [Msun], shape (N, 10).
-
-    The CNN's point estimate of log10 M (``cnn_pred``) with ``flow_config.relative_to_cnn``;
-    otherwise the network's own offset (the mass scale log10(R_h sigma_los^2 / G) with a
-    residual target, zero without), broadcast to the ten radii. The flow models
-    ``log10 M - flow_shift`` given the CNN features; training and sampling both use this.
-    """
-    pred = np.asarray(cnn_pred, dtype=float)
-    if flow_config.relative_to_cnn:
-        return pred
-    return np.broadcast_to(preprocessor.offset(scalars), pred.shape).astype(float)
-
-
-def flow_condition(features: np.ndarray, n_stars: Any, flow_config) -> np.ndarray:
-    """What the flow is conditioned on, float32 (N, n_features [+ 1]).
-
-    The CNN's penultimate features; with ``flow_config.condition_on_n_stars`` also log10 of
-    each projection's number of stars ``n_stars`` (N,) (the stars the inputs were made from:
-    a dataset's ``n_stars``, a catalogue's stars after its membership cut). Training and
-    sampling both use this.
-    """
-    f = np.asarray(features, dtype=np.float32)
-    if not flow_config.condition_on_n_stars:
-        return f
-    if n_stars is None:
-        raise GalmassError("this model's flow is conditioned on the number of stars: give n_stars")
-    n = np.asarray(n_stars, dtype=float).reshape(-1)
-    if n.shape != (len(f),) or not np.all(np.isfinite(n) & (n >= 1)):
-        raise GalmassError(f"n_stars must be {len(f)} star counts >= 1 (one per projection)")
-    return np.column_stack([f, np.log10(n)]).astype(np.float32)
-
-
-@dataclass
-class ResidualScale:
-    """A width that follows the star count: ``s(N) = sqrt(a + b / N)`` [dex], per radius.
-
-    The flow of a model with ``flow_config.scale_with_n_stars`` models
-    ``(log10 M - flow_shift) / s(N)``: the error of a mass from N stars has a floor ``sqrt(a)``
-    (what the maps cannot tell) plus a sampling part ``sqrt(b / N)`` (a dispersion from N
-    stars is uncertain by ~1/sqrt(2N)). ``a``, ``b`` (10,) >= 0 [dex^2].
-    """
-
-    a: np.ndarray
-    b: np.ndarray
-
-    #: Smallest width [dex]; keeps the division finite.
-    FLOOR = 1e-3
-
-    def __call__(self, n_stars: Any) -> np.ndarray:
-        """s(N) [dex], shape (len(n_stars), 10)."""
-        n = np.asarray(n_stars, dtype=float).reshape(-1, 1)
-        return np.maximum(np.sqrt(self.a[None] + self.b[None] / n), self.FLOOR)
-
-    @classmethod
-    def fit(cls, residuals: np.ndarray, n_stars: np.ndarray, n_bins: int = 12,
-            min_per_bin: int = 50) -> "ResidualScale":
-        """Fit a, b to residuals (N, 10) [dex] of projections with ``n_stars`` (N,) stars.
-
-        The projections are split into equal-count bins of N; in each the variance is the
-        squared half 16-84% width (robust to outliers); ``a + b / N_median`` is fitted to them
-        by least squares with a, b >= 0.
-        """
-        r = np.asarray(residuals, dtype=float)
-        n = np.asarray(n_stars, dtype=float).reshape(-1)
-        if r.ndim != 2 or len(r) != len(n) or not np.all(np.isfinite(r)) or not np.all(n >= 1):
-            raise GalmassError("ResidualScale.fit needs finite residuals (N, k) and N star counts >= 1")
-        k = int(np.clip(len(n) // min_per_bin, 1, n_bins))
-        order = np.argsort(n, kind="stable")
-        x, v = [], []
-        for idx in np.array_split(order, k):
-            lo, hi = np.percentile(r[idx], [16, 84], axis=0)
-            x.append(1.0 / np.median(n[idx]))
-            v.append((0.5 * (hi - lo)) ** 2)
-        x, v = np.asarray(x), np.asarray(v)  # (k,), (k, 10)
-        a, b = np.empty(r.shape[1]), np.empty(r.shape[1])
-        for j in range(r.shape[1]):
-            a[j], b[j] = _nonnegative_line(x, v[:, j])
-        return cls(a, b)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"a": list(map(float, self.a)), "b": list(map(float, self.b))}
-
-    @classmethod
-    def from_dict(cls, d: Any, n_out: int) -> "ResidualScale":
-        if not isinstance(d, dict) or set(d) != {"a", "b"}:
-            raise GalmassError("residual_scale must be an object with keys a and b")
-        a, b = (np.asarray(d[k], dtype=float) for k in ("a", "b"))
-        if a.shape != (n_out,) or b.shape != (n_out,) or not np.all(np.isfinite(a) & (a >= 0) & np.isfinite(b) & (b >= 0)):
-            raise GalmassError(f"residual_scale a and b must be {n_out} finite numbers >= 0")
-        return cls(a, b)
-
-
-def _nonnegative_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least-squares ``y = a + b x`` with a, b >= 0 (the two-parameter NNLS, by cases)."""
-    if np.ptp(x) > 0:
-        b, a = np.polyfit(x, y, 1)
-        if a >= 0 and b >= 0:
-            return float(a), float(b)
-    cands = [(max(float(np.mean(y)), 0.0), 0.0)]
-    if np.any(x > 0):
-        cands.append((0.0, max(float(x @ y / (x @ x)), 0.0)))
-    return min(cands, key=lambda ab: float(np.sum((ab[0] + ab[1] * x - y) ** 2)))
 
 
 @dataclass
@@ -146,9 +48,9 @@ class MassModel:
 
     Attributes
     ----------
-    cnn : MassCNN
+    cnn : MassCNN or NumpyCNN
     preprocessor : Preprocessor
-    flow : sbi ConditionalDensityEstimator
+    flow : sbi ConditionalDensityEstimator, its torch skeleton, or NumpyMAF
     map_size : int
         Side of the KDE maps [pixels].
     cnn_config, flow_config : CNNConfig, FlowConfig
@@ -158,7 +60,7 @@ class MassModel:
         Provenance (profile, training suites, metrics...).
     """
 
-    cnn: MassCNN
+    cnn: Any
     preprocessor: Preprocessor
     flow: Any
     map_size: int
@@ -172,7 +74,19 @@ class MassModel:
     def features(self, map1, map2, scalars) -> tuple[np.ndarray, np.ndarray]:
         """CNN point predictions of log10 M and the 32 penultimate features."""
         self._check_maps(map1, map2)
+        if isinstance(self.cnn, NumpyCNN):
+            pre = self.preprocessor
+            m1, m2 = pre.maps(map1, map2)
+            z, feats = self.cnn.forward(m1, m2, pre.scalars(scalars))
+            return pre.inverse_labels(z, scalars), feats
+        from galmass.inference.cnn import predict_cnn
+
         return predict_cnn(self.cnn, self.preprocessor, map1, map2, scalars)
+
+    @property
+    def backend(self) -> str:
+        """``"numpy"`` or ``"torch"``: where the networks run."""
+        return "numpy" if isinstance(self.cnn, NumpyCNN) else "torch"
 
     def sample(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0,
                n_stars: Any = None) -> np.ndarray:
@@ -185,7 +99,13 @@ class MassModel:
         """
         pred, feats = self.features(map1, map2, scalars)
         x = flow_condition(feats, n_stars, self.flow_config)
-        s = sample_posterior(self.flow, x, n_samples or self.flow_config.n_samples, seed=seed)
+        n = n_samples or self.flow_config.n_samples
+        if isinstance(self.flow, NumpyMAF):
+            s = self.flow.sample(n, x, np.random.default_rng(seed))
+        else:
+            from galmass.inference.flow import sample_posterior
+
+            s = sample_posterior(self.flow, x, n, seed=seed)
         if self.scale is not None:
             s = s * self.scale(n_stars)[None]
         return s + flow_shift(self.preprocessor, self.flow_config, pred, scalars)[None]
@@ -216,16 +136,24 @@ class MassModel:
         }
         if self.scale is not None:
             meta["residual_scale"] = self.scale.to_dict()
-        for name, obj in (("cnn.pt", self.cnn.state_dict()), ("flow.pt", self.flow.state_dict())):
+        if self.backend != "torch":
+            raise GalmassError("a model loaded with the numpy backend cannot be saved; load it with backend='torch'")
+        cnn_state, flow_state = self.cnn.state_dict(), self.flow.state_dict()
+        for name, obj in (("cnn.pt", cnn_state), ("flow.pt", flow_state)):
             save_torch(obj, d / name)
+        with atomic_path(d / WEIGHTS_FILE) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **weights_arrays(cnn_state, flow_state))
         if self.domain is not None:
             atomic_write_json(d / "domain.json", self.domain.to_dict(), indent=None)
         atomic_write_json(d / "model.json", meta)  # last: a directory with model.json is complete
         return d
 
     @classmethod
-    def load(cls, directory: str | Path, map_size: int | None = None) -> "MassModel":
+    def load(cls, directory: str | Path, map_size: int | None = None, backend: str = "torch") -> "MassModel":
         """Load a model directory written by :meth:`save`.
+
+        ``backend``: ``"torch"``, ``"numpy"`` (from ``weights.npz``; a ``"maf"`` flow only) or
+        ``"auto"`` (numpy when the directory has ``weights.npz`` and a ``"maf"`` flow, else torch).
 
         Any malformed file (missing or unknown ``model.json`` keys, not JSON or not UTF-8,
         truncated or foreign ``.pt`` weights, a broken ``domain.json``, an unreadable file)
@@ -259,7 +187,11 @@ class MassModel:
                                    "channels": tuple(meta["cnn_config"].get("channels", ()))})
             flow_cfg = FlowConfig(**_obj(meta["flow_config"], "flow_config"))
             pre = Preprocessor(**_obj(meta["preprocessor"], "preprocessor"))
+            if pre.scale_free != cnn_cfg.scale_free:
+                raise GalmassError("preprocessor and cnn_config disagree on scale_free")
             scale = None
+            if flow_cfg.scale_with_n_stars and not flow_cfg.condition_on_n_stars:
+                raise GalmassError("flow_config.scale_with_n_stars needs condition_on_n_stars")
             if flow_cfg.scale_with_n_stars:
                 if "residual_scale" not in meta:
                     raise GalmassError("flow_config.scale_with_n_stars but no residual_scale")
@@ -271,23 +203,16 @@ class MassModel:
             raise GalmassError(f"{mfile} is corrupt: {one_line(exc)}; rebuild the model") from None
         if map_size is not None and msize != map_size:
             raise GalmassError(f"model {d} was trained on {msize}x{msize} maps, not {map_size}x{map_size}")
-        try:
-            cnn = MassCNN(msize, cnn_cfg, n_outputs=n_out)
-            n_x = n_feat + int(flow_cfg.condition_on_n_stars)  # what the flow is conditioned on (flow_condition)
-            if flow_cfg.estimator == "maf":  # plain torch: prediction never imports sbi (~4 s)
-                flow = maf_skeleton(n_out, n_x, flow_cfg.hidden_features, flow_cfg.num_transforms)
-            else:
-                flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_x), flow_cfg)
-        except Exception as exc:  # torch/sbi raise many types for impossible settings
-            raise GalmassError(f"{mfile}: its settings do not make a network ({one_line(exc)[:160]})") from None
-        for name, net in (("cnn.pt", cnn), ("flow.pt", flow)):
-            state = load_torch(d / name, f"model {d}: {name}")
-            try:
-                net.load_state_dict(state)
-            except (RuntimeError, TypeError, ValueError, AttributeError, KeyError) as exc:
-                raise GalmassError(f"model {d}: {name} does not match its model.json "
-                                   f"({one_line(exc)[:160]}); rebuild the model") from None
-        cnn.eval(); flow.eval()
+        if backend not in BACKENDS:
+            raise GalmassError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        n_x = n_feat + int(flow_cfg.condition_on_n_stars)  # what the flow is conditioned on (flow_condition)
+        has_npz = (d / WEIGHTS_FILE).is_file()
+        if backend == "auto":
+            backend = "numpy" if has_npz and flow_cfg.estimator == "maf" else "torch"
+        if backend == "numpy":
+            cnn, flow = _numpy_networks(d, msize, cnn_cfg, flow_cfg, n_out, n_x)
+        else:
+            cnn, flow = _torch_networks(d, mfile, msize, cnn_cfg, flow_cfg, n_out, n_x)
         domain = None
         dfile = d / "domain.json"
         if dfile.exists():
@@ -296,6 +221,56 @@ class MassModel:
             except GalmassError as exc:
                 raise GalmassError(f"{dfile} is corrupt: {exc}; rebuild the model") from None
         return cls(cnn, pre, flow, msize, cnn_cfg, flow_cfg, radii, info, domain, scale)
+
+
+def _numpy_networks(d: Path, msize: int, cnn_cfg, flow_cfg, n_out: int, n_x: int):
+    """The model's CNN and MAF from ``weights.npz`` (:mod:`galmass.inference.numpy_net`)."""
+    if flow_cfg.estimator != "maf":
+        raise GalmassError(f"model {d}: the numpy backend samples a 'maf' flow only, not {flow_cfg.estimator!r}; "
+                           f"use backend='torch'")
+    path = d / WEIGHTS_FILE
+    if not path.is_file():
+        raise GalmassError(f"model {d} has no {WEIGHTS_FILE} (saved by an older galmass); use backend='torch', "
+                           f"or load and save it again to write one")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            weights = {k: npz[k] for k in npz.files}
+    except Exception as exc:  # zipfile, zlib and numpy raise many types for a damaged file
+        raise GalmassError(f"model {d}: {WEIGHTS_FILE} is unreadable ({one_line(exc)[:120]}); rebuild the model") from None
+    try:
+        cnn = NumpyCNN(weights, msize, tuple(cnn_cfg.channels), cnn_cfg.kernel_size, cnn_cfg.hidden,
+                       cnn_cfg.n_features, n_out, 1 if cnn_cfg.scale_free else 3)
+        flow = NumpyMAF(weights, n_out, n_x, flow_cfg.hidden_features, flow_cfg.num_transforms)
+    except GalmassError as exc:
+        raise GalmassError(f"model {d}: {exc}; rebuild the model") from None
+    return cnn, flow
+
+
+def _torch_networks(d: Path, mfile: Path, msize: int, cnn_cfg, flow_cfg, n_out: int, n_x: int):
+    """The model's CNN and flow as torch modules, from ``cnn.pt`` and ``flow.pt``."""
+    import torch
+
+    from galmass.inference.cnn import MassCNN
+    from galmass.inference.flow import build_flow
+    from galmass.inference.maf import maf_skeleton
+
+    try:
+        cnn = MassCNN(msize, cnn_cfg, n_outputs=n_out)
+        if flow_cfg.estimator == "maf":  # plain torch: prediction never imports sbi (~4 s)
+            flow = maf_skeleton(n_out, n_x, flow_cfg.hidden_features, flow_cfg.num_transforms)
+        else:
+            flow = build_flow(torch.randn(4, n_out), torch.randn(4, n_x), flow_cfg)
+    except Exception as exc:  # torch/sbi raise many types for impossible settings
+        raise GalmassError(f"{mfile}: its settings do not make a network ({one_line(exc)[:160]})") from None
+    for name, net in (("cnn.pt", cnn), ("flow.pt", flow)):
+        state = load_torch(d / name, f"model {d}: {name}")
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise GalmassError(f"model {d}: {name} does not match its model.json "
+                               f"({one_line(exc)[:160]}); rebuild the model") from None
+    cnn.eval(); flow.eval()
+    return cnn, flow
 
 
 #: Keys every model.json has, and those it may have.

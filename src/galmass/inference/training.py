@@ -27,7 +27,8 @@ from galmass.errors import GalmassError
 from galmass.files import atomic_write_json, directory_lock, move_aside
 from galmass.inference.cnn import predict_cnn, train_cnn
 from galmass.inference.flow import train_flow
-from galmass.inference.model import MassModel, ResidualScale, flow_condition, flow_shift
+from galmass.inference.model import MassModel
+from galmass.inference.preprocess import ResidualScale, flow_condition, flow_shift
 from galmass.inference.ood import InputDomain
 from galmass.stages import fingerprint
 

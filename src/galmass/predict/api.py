@@ -100,7 +100,8 @@ def load_model(model: Any = None):
     """A :class:`~galmass.inference.model.MassModel`: as given, loaded from a directory, or the shipped default.
 
     ``None`` loads ``galmass/default_model/`` inside the installed package; if it is absent,
-    a :class:`GalmassError` says so.
+    a :class:`GalmassError` says so. A directory is loaded with the numpy backend when it
+    has ``weights.npz`` (prediction then never imports torch), else with torch.
     """
     from galmass.inference.model import MassModel
 
@@ -114,12 +115,12 @@ def load_model(model: Any = None):
             raise GalmassError("no default model is installed (galmass/default_model is missing; "
                                "`make default-model` builds it); pass --model DIR (model=...)")
         with resources.as_file(ref) as d:
-            return MassModel.load(d)
+            return MassModel.load(d, backend="auto")
     if isinstance(model, (str, Path)):
         d = Path(model)
         if not d.is_dir():
             raise GalmassError(f"model directory {d} does not exist")
-        return MassModel.load(d)
+        return MassModel.load(d, backend="auto")
     raise GalmassError(f"model must be a MassModel, a directory or None, got {type(model).__name__}")
 
 
@@ -165,8 +166,8 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         Also return the posterior samples, an array (n_samples, n_radii) of log10 M(< f R_h)
         [Msun] (the table's radii in the same order).
     num_threads : int or None
-        Torch threads for the network, restored afterwards (None: leave torch's setting).
-        One catalogue is too little work to gain from more threads, and with several
+        Torch threads for a model on the torch backend, restored afterwards (None: leave
+        torch's setting; the numpy backend ignores it). One catalogue is too little work to gain from more threads, and with several
         threads on busy cores torch slows down badly (measured on 2 busy cores: 2.8 s with
         2 threads, 0.02 s with 1).
 
@@ -318,10 +319,11 @@ PERCENTILES = {"p2_5": 2.5, "p16": 16.0, "p50": 50.0, "p84": 84.0, "p97_5": 97.5
 def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | None) -> dict:
     """:data:`PERCENTILES` of the posterior samples, each (1, n_radii), and ``"samples"``
     (n_samples, n_radii) [log10 Msun]."""
-    import torch
+    torch_threads = num_threads is not None and mdl.backend == "torch"
+    if torch_threads:
+        import torch
 
-    before = torch.get_num_threads()
-    if num_threads is not None:
+        before = torch.get_num_threads()
         torch.set_num_threads(int(num_threads))
     try:
         s = mdl.sample(inp["map1"], inp["map2"], inp["scalars"], n_samples=n_samples, seed=seed,
@@ -330,7 +332,7 @@ def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | Non
         out["samples"] = np.asarray(s[:, 0, :], dtype=np.float64)
         return out
     finally:
-        if num_threads is not None:
+        if torch_threads:
             torch.set_num_threads(before)
 
 
