@@ -142,8 +142,8 @@ default-model: $(INSTALLED)
 # (run as PROFILE=$(SHIPPED_PROFILE) by default-model, so that the PATH_ variables are that profile's)
 ship-model: $(METRICS)
 	rm -rf $(SHIPPED).partial && mkdir -p $(SHIPPED).partial
-	cp $(PATH_MODELS)/joint/model.json $(PATH_MODELS)/joint/cnn.pt \
-	   $(PATH_MODELS)/joint/flow.pt $(PATH_MODELS)/joint/domain.json $(SHIPPED).partial/
+	cp $(PATH_MODELS)/joint/model.json $(PATH_MODELS)/joint/cnn.pt $(PATH_MODELS)/joint/flow.pt \
+	   $(PATH_MODELS)/joint/weights.npz $(PATH_MODELS)/joint/domain.json $(SHIPPED).partial/
 	cp $(METRICS) $(SHIPPED).partial/metrics.json
 	@# the galaxies it was trained on, so that another profile's tests leave them out
 	$(PY) -m galmass.predict.seen $(PATH_DATASET)/index.h5 $(SHIPPED).partial/seen_galaxies.json
