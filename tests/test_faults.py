@@ -367,9 +367,28 @@ def test_local_clusters_do_not_fight_over_a_port():
 
 
 # --------------------------------------------------------------------------- 5: broken models
-def _break(d: Path, case: str, tmp: Path) -> None:
+def _break(root: Path, case: str, tmp: Path) -> None:
+    """Damage the shipped model copied to ``root``: its first member's files (an ensemble) or its own."""
     import json
 
+    if case == "ensemble.json not JSON":
+        (root / "ensemble.json").write_text("{members")
+        return
+    if case == "ensemble member missing":
+        shutil.rmtree(next((root / "members").iterdir()))
+        return
+    d = next((root / "members").iterdir()) if (root / "members").is_dir() else root
+    if ".pt" in case or case == "pickle payload":  # the torch files are read only without weights.npz
+        (d / "weights.npz").unlink(missing_ok=True)
+    if case == "truncated weights.npz":
+        (d / "weights.npz").write_bytes((d / "weights.npz").read_bytes()[:3000])
+        return
+    if case == "weights.npz without a layer":
+        with np.load(d / "weights.npz") as f:
+            keep = {k: f[k] for k in f.files if k != "cnn/head.weight"}
+        with open(d / "weights.npz", "wb") as fh:
+            np.savez(fh, **keep)
+        return
     meta = json.loads((d / "model.json").read_text())
     if case == "missing key":
         del meta["map_size"]
@@ -423,7 +442,8 @@ BROKEN_MODELS = ["missing key", "unknown key", "unknown cnn_config key", "bad ma
                  "not JSON", "not UTF-8", "model.json a directory", "empty cnn.pt", "truncated cnn.pt",
                  "truncated flow.pt", "flow.pt of another network", "missing flow.pt", "cnn.pt a directory",
                  "pickle payload", "truncated domain.json", "wrong-schema domain.json", "domain.json list",
-                 "domain.json bad pair"]
+                 "domain.json bad pair", "truncated weights.npz", "weights.npz without a layer",
+                 "ensemble.json not JSON", "ensemble member missing"]
 
 
 @pytest.mark.parametrize("case", BROKEN_MODELS)

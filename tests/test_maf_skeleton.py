@@ -1,5 +1,6 @@
 """The MAF rebuilt in plain torch samples exactly as sbi's, and prediction imports neither sbi,
-nor nflows, nor matplotlib (the cold start of ``galmass predict``)."""
+nor nflows, nor matplotlib, nor (with the numpy backend) torch or scipy: the cold start of
+``galmass predict``."""
 
 import subprocess
 import sys
@@ -31,14 +32,14 @@ def test_skeleton_loads_sbis_state_and_samples_bit_for_bit():
     np.testing.assert_array_equal(a, b)
 
 
-def test_prediction_does_not_import_sbi_nflows_or_matplotlib(tmp_path):
+def test_prediction_does_not_import_sbi_nflows_matplotlib_torch_or_scipy(tmp_path):
     code = ("import sys, numpy as np\n"
             "from galmass.predict import predict\n"
             "r = np.random.default_rng(0)\n"
             "t = predict({'x': r.normal(0, .3, 300), 'y': r.normal(0, .3, 300), 'v_los': r.normal(0, 8, 300)},"
             " n_samples=200)\n"
             "assert len(t) == 10\n"
-            "print([m for m in ('sbi', 'nflows', 'matplotlib') if m in sys.modules])\n")
+            "print([m for m in ('sbi', 'nflows', 'matplotlib', 'torch', 'scipy') if m in sys.modules])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

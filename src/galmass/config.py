@@ -396,17 +396,41 @@ def _check_dataset(d: DatasetConfig, path: Path) -> None:
                            f">= 0 with a sum below 1 (the rest of the galaxies train)")
 
 
-def load_config(path: str | Path) -> Config:
-    """Read a run profile from YAML, validating keys and values."""
-    path = Path(path)
+def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """The YAML mapping of a profile, on top of the profile named by its ``base`` key (a path
+    relative to it): sections are merged key by key, other keys (and ``models``) replaced."""
     if not path.is_file():
-        raise GalmassError(f"config file not found: {path}")
+        raise GalmassError(f"config file not found: {path}" + (f" (the base of {chain[-1]})" if chain else ""))
+    if path.resolve() in chain:
+        raise GalmassError(f"config {path}: its base chain loops back to itself")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise GalmassError(f"config {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise GalmassError(f"config {path} must be a mapping")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise GalmassError(f"config {path}: base must be the path of another profile, got {base!r}")
+    merged = _read_raw(path.parent / base, chain + (path.resolve(),))
+    for key, value in raw.items():
+        if key in _SECTIONS and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a run profile from YAML, validating keys and values.
+
+    A profile may start from another: ``base: observed.yaml`` (relative to this file) takes
+    that profile and overrides what this one sets (a section key by key).
+    """
+    path = Path(path)
+    raw = _read_raw(path)
     scalars = {f.name for f in dataclasses.fields(Config)} - set(_SECTIONS) - {"models"}
     for key in raw:  # every key is checked before any work starts
         if key not in scalars and key not in _SECTIONS and key != "models":

@@ -61,7 +61,7 @@ def _model_files(model: str | None) -> list:
     if not d.is_dir():
         return [d] if d.exists() else []
     try:
-        return [f for f in d.iterdir() if f.is_file()]
+        return [f for f in d.rglob("*") if f.is_file()]  # an ensemble's members too
     except OSError:
         return []
 

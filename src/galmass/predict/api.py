@@ -104,24 +104,35 @@ def load_model(model: Any = None):
     has ``weights.npz`` (prediction then never imports torch), else with torch.
     """
     from galmass.inference.model import MassModel
+    from galmass.predict.ensemble import EnsembleModel
 
-    if isinstance(model, MassModel):
+    if isinstance(model, (MassModel, EnsembleModel)):
         return model
     if model is None:
         from importlib import resources
 
         ref = resources.files("galmass") / "default_model"
-        if not (ref / "model.json").is_file():
+        if not any((ref / f).is_file() for f in ("model.json", "ensemble.json")):
             raise GalmassError("no default model is installed (galmass/default_model is missing; "
                                "`make default-model` builds it); pass --model DIR (model=...)")
         with resources.as_file(ref) as d:
-            return MassModel.load(d, backend="auto")
+            return _load_dir(Path(d))
     if isinstance(model, (str, Path)):
         d = Path(model)
         if not d.is_dir():
             raise GalmassError(f"model directory {d} does not exist")
-        return MassModel.load(d, backend="auto")
+        return _load_dir(d)
     raise GalmassError(f"model must be a MassModel, a directory or None, got {type(model).__name__}")
+
+
+def _load_dir(d: Path):
+    """A model directory, or an ensemble of them (:mod:`galmass.predict.ensemble`), numpy backend when it can."""
+    from galmass.inference.model import MassModel
+    from galmass.predict.ensemble import ENSEMBLE_FILE, EnsembleModel
+
+    if (d / ENSEMBLE_FILE).is_file():
+        return EnsembleModel.load(d, backend="auto")
+    return MassModel.load(d, backend="auto")
 
 
 def training_preprocessing(model) -> dict[str, Any]:
@@ -181,10 +192,12 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         (name -> [radius kpc, log10 M]), ``ood`` (bool), ``ood_reason`` (str; empty when
         inside), and provenance (``sigma_los_obs``, ``v_p98_obs``, ``v_sys``, ``v_err_rms``,
         ``catalogue``, ``catalogue_path`` (the file read, or None), ``centre``,
-        ``distance_kpc``, ``n_dropped_duplicates``, ``model``, ``n_samples``, ``seed``).
-        ``ood`` is set when the scalars fall outside the model's training domain
-        (``model.domain``, Appendix C) or the catalogue has fewer stars than any training
-        projection (50).
+        ``distance_kpc``, ``n_dropped_duplicates``, ``model``, ``n_samples``, ``seed``);
+        ``members`` (an ensemble, :mod:`galmass.predict.ensemble`: ``names``,
+        ``disagreement`` D, ``threshold``, each member's ``median_at_r_half`` [log10 Msun];
+        None for a single model). ``ood`` is set when the scalars fall outside the model's
+        training domain (``model.domain``, Appendix C), the catalogue has fewer stars than
+        any training projection, or an ensemble's members disagree beyond its threshold.
     """
     from astropy.table import Table
 
@@ -209,6 +222,11 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         checked = True
     else:
         checked = False
+    members = post["members"]
+    if members is not None and mdl.flagged([members["disagreement"]])[0]:
+        reasons.append(f"its {len(members['names'])} networks ({', '.join(members['names'])}) disagree: "
+                       f"D = {members['disagreement']:.1f} (medians apart by that many combined 1-sigma "
+                       f"widths, more than on 99% of validation projections: {members['threshold']:.1f})")
     if inp["n_stars"] < prep["min_stars"]:
         reasons.append(f"{inp['n_stars']} stars, fewer than any training projection ({prep['min_stars']})")
     import astropy.units as u
@@ -240,6 +258,7 @@ def predict(catalog: Any, model: Any = None, n_samples: int = 1000, seed: int = 
         "distance_kpc": catalog.meta.get("distance_kpc"), "model": model_dir,
         "n_samples": int(n_samples), "seed": int(seed), "kde_bandwidth": kde_bandwidth,
         "membership_weights": bool(weighted and catalog.p_member is not None),
+        "members": members,
         **_provenance(mdl, model, catalog, prep, v_sys, n_max_sample),
     })
     return (t, post["samples"]) if return_samples else t
@@ -265,16 +284,21 @@ def _sha256(path: Path) -> str | None:
 
 
 def model_fingerprint(model: Any) -> str | None:
-    """sha256 over the model directory's files (model.json, cnn.pt, flow.pt, domain.json), or None."""
+    """sha256 over the model directory's files (``model.json``, the weights, ``domain.json``;
+    for an ensemble, ``ensemble.json`` and every member's), or None for a model object."""
     import hashlib
 
+    from galmass.predict.ensemble import ENSEMBLE_FILE
     from galmass.predict.seen import model_directory
 
     d = model_directory(model)
     if d is None:
         return None
+    files = ["model.json", "cnn.pt", "flow.pt", "weights.npz", "domain.json"]
+    if (d / ENSEMBLE_FILE).is_file():
+        files = [ENSEMBLE_FILE] + [f"members/{m.name}/{f}" for m in sorted((d / "members").iterdir()) for f in files]
     h = hashlib.sha256()
-    for name in ("model.json", "cnn.pt", "flow.pt", "domain.json"):
+    for name in files:
         digest = _sha256(d / name)
         h.update(f"{name}:{digest}".encode())
     return h.hexdigest()
@@ -326,14 +350,29 @@ def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | Non
         before = torch.get_num_threads()
         torch.set_num_threads(int(num_threads))
     try:
-        s = mdl.sample(inp["map1"], inp["map2"], inp["scalars"], n_samples=n_samples, seed=seed,
-                       n_stars=[inp["n_stars"]])
+        args = (inp["map1"], inp["map2"], inp["scalars"])
+        if hasattr(mdl, "sample_members"):  # an ensemble: also how far its members disagree
+            from galmass.predict.ensemble import disagreement
+
+            parts = mdl.sample_members(*args, n_samples=n_samples, seed=seed, n_stars=[inp["n_stars"]])
+            s = np.concatenate(parts, axis=0)
+            d = float(disagreement(parts)[0])
+            members = {"names": list(mdl.names), "disagreement": d, "threshold": mdl.threshold,
+                       "median_at_r_half": [float(np.median(p[:, 0, _r_half_index(mdl.radii_f)])) for p in parts]}
+        else:
+            s = mdl.sample(*args, n_samples=n_samples, seed=seed, n_stars=[inp["n_stars"]])
+            members = None
         out = dict(zip(PERCENTILES, np.percentile(s, list(PERCENTILES.values()), axis=0)))
         out["samples"] = np.asarray(s[:, 0, :], dtype=np.float64)
+        out["members"] = members
         return out
     finally:
         if torch_threads:
             torch.set_num_threads(before)
+
+
+def _r_half_index(radii_f) -> int:
+    return int(np.argmin(np.abs(np.asarray(radii_f, dtype=float) - 1.0)))
 
 
 def _plain(obj: Any) -> Any:
