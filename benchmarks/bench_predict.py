@@ -55,7 +55,7 @@ def main(config: str | None = None) -> None:
         for c in cats[:10]:
             predict(read_catalog(c), model, n_samples=1000)
         warm = (time.perf_counter() - t0) / 10
-    print(f"python -c 'import torch' (the floor): {floor:.2f} s")
+    print(f"python -c 'import torch' (the issue's floor; prediction runs in numpy and no longer imports torch): {floor:.2f} s")
     print(f"predict, one catalogue, cold start:    {cold:.2f} s  ({cold / floor:.2f} x the floor; target <= 2.5 s)")
     print(f"predict, warm (model loaded):          {warm:.3f} s per catalogue (target <= 0.1 s)")
     print(f"predict, 20 catalogues in one call:    {many:.2f} s  ({many / cold:.2f} x one cold start; target < 3)")

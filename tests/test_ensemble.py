@@ -88,6 +88,12 @@ def test_members_that_disagree_flag_the_catalogue(tmp_path):
     assert m["median_at_r_half"][1] - m["median_at_r_half"][0] == pytest.approx(1.0, abs=0.25)
     p16, p84 = np.asarray(far["log10_m_p16"]), np.asarray(far["log10_m_p84"])
     assert np.all(p84 - p16 > 0.8)  # the mixture's band spans both members
+    from galmass.predict import format_prediction
+
+    assert "ensemble members, median log10 M(<R_h): a " in format_prediction(far)
+    _model(tmp_path / "single", seed=0)
+    single = predict(_catalogue(), tmp_path / "single", n_samples=100)
+    assert single.meta["members"] is None and "ensemble members" not in format_prediction(single)
 
 
 @pytest.mark.parametrize("meta, words", [

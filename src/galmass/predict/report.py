@@ -26,6 +26,12 @@ def format_prediction(table) -> str:
     lines.append("# literature estimators: name, r_kpc, log10_m")
     for key, (r, lm) in m["estimators"].items():
         lines.append(f"# {key:<15s} {r:9.4f} {lm:12.3f}")
+    ens = m.get("members")
+    if ens:  # an ensemble: each member's median at R_h and how far apart they are
+        medians = ", ".join(f"{n} {v:.3f}" for n, v in zip(ens["names"], ens["median_at_r_half"]))
+        limit = f" (flagged above {ens['threshold']:.1f})" if ens.get("threshold") is not None else ""
+        lines.append(f"# ensemble members, median log10 M(<R_h): {medians}; disagreement D = "
+                     f"{ens['disagreement']:.2f}{limit}")
     return "\n".join(lines)
 
 
