@@ -289,20 +289,21 @@ display(Markdown("\n".join(lines)))
 # %% [markdown]
 # ## Two networks: absolute scales and scale-free
 #
-# The model shipped with galmass is an equal mixture of two models trained on the same
-# catalogues (`galmass.predict.ensemble`). The CNN of the first (profile `observed`) reads
-# R_h, sigma_los and v_p98 as the paper's does; with them it learns the mock population's
-# correlations between size, dispersion and structure, which help on mock galaxies but
-# act as a prior on a real one. The CNN of the second (`observed_scale_free`) sees only
+# The model shipped with galmass holds two models trained on the same catalogues
+# (`galmass.predict.ensemble`). The CNN of the first (profile `observed`) reads R_h,
+# sigma_los and v_p98 as the paper's does; with them it learns the mock population's
+# correlations between size, dispersion and structure, which help on mock galaxies but act
+# as a prior on a real one. The CNN of the second (`observed_scale_free`) sees only
 # dimensionless inputs, the two maps and v_p98 / sigma_los, so its masses follow gravity's
-# scaling symmetry exactly (velocities x s give masses x s^2). Where the two agree the
-# mixture is as narrow as either; where they disagree its band spans both, and a catalogue
-# on which they disagree more than on 99% of the validation projections is flagged. The
-# table runs the mixture and each member alone on the galaxies of this chapter: median
-# offsets [dex] from the truth on the EDGE dwarfs (all lines of sight and radii) with the
-# share inside the 68% band, the median bias at R_h on the Gaia Challenge 1000-star files,
-# on the same galaxies rescaled to sigma = 3-6 km/s ("cold", 1000 stars), and the median
-# |offset| of the nine dwarfs from the Local Volume Database Wolf masses.
+# scaling symmetry exactly (velocities x s give masses x s^2). A prediction is the first
+# model's posterior; the second checks it, and a catalogue on which the two disagree more
+# than on 99% of the validation projections is flagged (`meta["members"]` holds both medians
+# and the disagreement D). The table runs the shipped model, the equal mixture of the two and
+# each alone on the galaxies of this chapter: median offsets [dex] from the truth on the EDGE
+# dwarfs (all lines of sight and radii) with the share inside the 68% band, the median bias at
+# R_h on the Gaia Challenge 1000-star files and on the same galaxies rescaled to
+# sigma = 3-6 km/s ("cold", 1000 stars), the median |offset| of the nine dwarfs from the Local
+# Volume Database Wolf masses, and the share of these catalogues flagged.
 
 # %%
 if members:

@@ -402,7 +402,7 @@ CASES: list[tuple[str, list[str], object]] = [
     ("out_is_the_walker_input", ["{d}/dra_spec.dat", "--distance", "76", "--out", "{d}/dra_spec.dat"],
      ["input catalogue"]),
     ("out_equals_plot", ["{d}/good.csv", "--out", "{d}/p.png", "--plot", "{d}/p.png"], ["--plot", "--out", "same file"]),
-    ("out_is_a_model_file", ["{d}/good.csv", *M, "--out", "{d}/model_copy/model.json"], ["file of the model", "never overwrites"]),
+    ("out_is_a_model_file", ["{d}/good.csv", *M, "--out", "{d}/model_copy/members/observed/model.json"], ["file of the model", "never overwrites"]),
     ("out_in_missing_directory", ["{d}/good.csv", "--out", "{d}/no/such/dir/p.csv"], ["does not exist"]),
     ("out_parent_is_a_file", ["{d}/good.csv", "--out", "{d}/a_file/p.csv"], ["not a directory"]),
     ("out_is_a_directory", ["{d}/good.csv", "--out", "{d}/outdir"], ["is a directory"]),

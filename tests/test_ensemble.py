@@ -36,11 +36,12 @@ def _model(d, seed: int, label_shift: float = 0.0) -> MassModel:
     return m
 
 
-def _ensemble_dir(tmp_path, shift: float = 0.0, threshold=None, names=("a", "b")):
+def _ensemble_dir(tmp_path, shift: float = 0.0, threshold=None, names=("a", "b"), posterior="mixture"):
     d = tmp_path / "ens"
     for i, n in enumerate(names):
         _model(d / "members" / n, seed=i, label_shift=shift * i)
-    (d / ENSEMBLE_FILE).write_text(json.dumps({"format_version": 1, "members": list(names), "threshold": threshold}))
+    (d / ENSEMBLE_FILE).write_text(json.dumps({"format_version": 1, "members": list(names), "threshold": threshold,
+                                               "posterior": posterior}))
     return d
 
 
@@ -96,6 +97,25 @@ def test_members_that_disagree_flag_the_catalogue(tmp_path):
     assert single.meta["members"] is None and "ensemble members" not in format_prediction(single)
 
 
+def test_one_members_posterior_checked_by_the_other(tmp_path):
+    """posterior = a member: the prediction is that member's posterior; the other only checks it."""
+    d = _ensemble_dir(tmp_path, shift=1.0, threshold=3.0, posterior="a")
+    ens = load_model(d)
+    rng = np.random.default_rng(1)
+    m = rng.gamma(2.0, 0.01, (1, S, S)).astype(np.float32)
+    sc = np.array([[0.3, 9.0, 22.0]])
+    parts = ens.sample_members(m, m, sc, n_samples=300, seed=2)
+    assert [p.shape[0] for p in parts] == [300, 300]
+    np.testing.assert_array_equal(ens.sample(m, m, sc, n_samples=300, seed=2), parts[0])
+    t = predict(_catalogue(), d, n_samples=400)
+    mixed = predict(_catalogue(), load_model(d).__class__.load(d, posterior="mixture"), n_samples=400)
+    assert t.meta["members"]["posterior"] == "a" and t.meta["ood"] and "disagree" in t.meta["ood_reason"]
+    width = np.asarray(t["log10_m_p84"]) - np.asarray(t["log10_m_p16"])
+    assert np.all(width < 0.5) and np.all(np.asarray(mixed["log10_m_p84"]) - np.asarray(mixed["log10_m_p16"]) > 0.8)
+    with pytest.raises(GalmassError, match="posterior must be 'mixture' or one of"):
+        EnsembleModel.load(d, posterior="c")
+
+
 @pytest.mark.parametrize("meta, words", [
     ({"format_version": 1, "members": ["a"]}, "two or more names"),
     ({"format_version": 2, "members": ["a", "b"]}, "format 1"),
@@ -136,9 +156,9 @@ def test_assemble_copies_members_and_measures_the_threshold(tmp_path, monkeypatc
         cfgs.append(cfg)
     seen = {}
     monkeypatch.setattr(ens_mod, "validation_threshold", lambda e, ds, suites: seen.setdefault("t", 2.5))
-    out = assemble(tmp_path / "shipped", cfgs)
+    out = assemble(tmp_path / "shipped", cfgs, posterior="p1")
     meta = json.loads((out / ENSEMBLE_FILE).read_text())
-    assert meta["members"] == ["p1", "p2"] and meta["threshold"] == 2.5
+    assert meta["members"] == ["p1", "p2"] and meta["threshold"] == 2.5 and meta["posterior"] == "p1"
     assert (out / "members" / "p2" / "weights.npz").is_file() and not (out / "members" / "p1" / "work").exists()
     assert load_model(out).threshold == 2.5
     with pytest.raises(GalmassError, match="exists"):

@@ -23,13 +23,15 @@ __all__ = ["member_comparison"]
 
 def member_comparison(model: Any = None, *, n_samples: int = 1000, seed: int = 0, n_cases: int = 40,
                       root: str | Path | None = None):
-    """One row per model (the ensemble, then each member): median offset [dex] of log10 M
+    """One row per model (the ensemble as shipped, its equal mixture, then each member alone):
+    median offset [dex] of log10 M
     from the truth on the EDGE dwarfs (``edge_<dwarf>``, all lines of sight and radii) and the
     fraction of those inside the 68% band (``edge_in_68``); the median bias at f = 1 on the
     Gaia Challenge 1000-star files (``gaia_<model>``); the median bias at R_h of Gaia
     Challenge galaxies rescaled to sigma = 3-6 km/s with 1000 stars (``cold_1000``); the
     median |offset| from the Local Volume Database Wolf masses of the nine dwarfs
-    (``dwarfs_abs``); and the fraction of those catalogues flagged (``flagged``).
+    (``dwarfs_abs``); and the fraction of those catalogues flagged (``flagged``: by the input
+    domain, the star count, or, for the ensemble rows, the members' disagreement).
 
     ``model`` must be an ensemble (:class:`galmass.predict.ensemble.EnsembleModel` or its
     directory; None: the shipped model). Returns an astropy Table.
@@ -42,8 +44,13 @@ def member_comparison(model: Any = None, *, n_samples: int = 1000, seed: int = 0
     ens = load_model(model)
     if not isinstance(ens, EnsembleModel):
         raise GalmassError("member_comparison needs an ensemble model (galmass.predict.ensemble)")
+    import dataclasses
+
     rows = []
-    for name, mdl in [("ensemble", ens)] + list(zip(ens.names, ens.members)):
+    models = [(f"shipped (posterior: {ens.posterior})", ens)]
+    if ens.posterior != "mixture":
+        models.append(("mixture", dataclasses.replace(ens, posterior="mixture")))
+    for name, mdl in models + list(zip(ens.names, ens.members)):
         row: dict[str, Any] = {"model": name}
         flags = []
         e = evaluate_edge(mdl, n_samples=n_samples, seed=seed, root=root)

@@ -355,9 +355,10 @@ def _run_model(mdl, inp: dict, n_samples: int, seed: int, num_threads: int | Non
             from galmass.predict.ensemble import disagreement
 
             parts = mdl.sample_members(*args, n_samples=n_samples, seed=seed, n_stars=[inp["n_stars"]])
-            s = np.concatenate(parts, axis=0)
+            s = mdl.combine(parts)
             d = float(disagreement(parts)[0])
-            members = {"names": list(mdl.names), "disagreement": d, "threshold": mdl.threshold,
+            members = {"names": list(mdl.names), "posterior": mdl.posterior, "disagreement": d,
+                       "threshold": mdl.threshold,
                        "median_at_r_half": [float(np.median(p[:, 0, _r_half_index(mdl.radii_f)])) for p in parts]}
         else:
             s = mdl.sample(*args, n_samples=n_samples, seed=seed, n_stars=[inp["n_stars"]])

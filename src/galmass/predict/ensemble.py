@@ -1,4 +1,5 @@
-"""A model made of several trained models: its posterior is their equal mixture.
+"""A model made of several trained models: its posterior is their equal mixture, or one
+member's posterior checked by the others.
 
 The model shipped with galmass has two members trained on the same mock galaxies: the
 observed profile's, whose CNN reads the absolute R_h, sigma_los and v_p98 (and with them the
@@ -6,7 +7,9 @@ mock population's correlations of size and dispersion), and the ``observed_scale
 profile's, whose CNN sees only dimensionless inputs (``cnn.scale_free``). On galaxies like the
 training ones they agree; on galaxies unlike them (measured in chapter 7: the EDGE dwarfs,
 Gaia Challenge galaxies rescaled to ultra-faint dispersions) they can differ by more than
-their bands, and the mixture's band then spans both. Their disagreement is also reported:
+their bands. ``posterior`` says what a prediction is: ``"mixture"`` (the equal mixture,
+whose band then spans both) or a member's name (that member's posterior; the others only
+check it). Their disagreement is always reported:
 ``D`` = max over radii of |median_1 - median_2| / sqrt(w_1^2 + w_2^2) (w: half the 16-84%
 range), flagged beyond ``threshold``, the 99th percentile of D on the validation projections
 of the training suites (as the input domain flags the 1% least typical inputs).
@@ -16,8 +19,8 @@ Layout of an ensemble directory::
     ensemble.json       format, member names, the disagreement threshold, provenance
     members/<name>/     a model directory each (model.json, cnn.pt, flow.pt, weights.npz, ...)
 
-``python -m galmass.predict.ensemble OUT CONFIG [CONFIG ...]`` assembles one from the joint
-model of each profile (``make default-model``).
+``python -m galmass.predict.ensemble OUT POSTERIOR CONFIG CONFIG [...]`` assembles one from
+the joint model of each profile (``make default-model``).
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class EnsembleModel:
         Their names (training profiles).
     threshold : float or None
         Disagreement ``D`` above which a catalogue is flagged (None: never).
+    posterior : str
+        ``"mixture"`` or the name of the member whose posterior a prediction is.
     info : dict
         The first member's provenance, plus ``members``.
     """
@@ -74,11 +79,15 @@ class EnsembleModel:
     members: list
     names: list[str]
     threshold: float | None = None
+    posterior: str = "mixture"
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.members) < 2 or len(self.names) != len(self.members):
             raise GalmassError("an ensemble needs at least two members, one name each")
+        if self.posterior != "mixture" and self.posterior not in self.names:
+            raise GalmassError(f"an ensemble's posterior must be 'mixture' or one of its members {self.names}, "
+                               f"got {self.posterior!r}")
         first = self.members[0]
         for name, m in zip(self.names[1:], self.members[1:]):
             if m.map_size != first.map_size or not np.allclose(m.radii_f, first.radii_f):
@@ -108,17 +117,29 @@ class EnsembleModel:
 
     def sample_members(self, map1, map2, scalars, n_samples: int = 1000, seed: int = 0,
                        n_stars: Any = None) -> list[np.ndarray]:
-        """Each member's samples (n_k, N, n_radii) [log10 Msun], n_k summing to ``n_samples``."""
+        """Each member's samples (n_k, N, n_radii) [log10 Msun]: n_k summing to ``n_samples``
+        for a mixture, else ``n_samples`` each."""
         k = len(self.members)
-        counts = [n_samples // k + (i < n_samples % k) for i in range(k)]
+        counts = ([n_samples // k + (i < n_samples % k) for i in range(k)] if self.posterior == "mixture"
+                  else [n_samples] * k)
         return [m.sample(map1, map2, scalars, n_samples=c, seed=int(seed) * k + i, n_stars=n_stars)
                 for i, (m, c) in enumerate(zip(self.members, counts))]
 
+    def combine(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The prediction's samples from :meth:`sample_members`' parts."""
+        if self.posterior == "mixture":
+            return np.concatenate(parts, axis=0)
+        return parts[self.names.index(self.posterior)]
+
     def sample(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0,
                n_stars: Any = None) -> np.ndarray:
-        """Samples of the mixture, (n_samples, N, n_radii) [log10 Msun]."""
+        """Samples of the prediction (the mixture or the chosen member), (n_samples, N, n_radii) [log10 Msun]."""
         n = int(n_samples or self.members[0].flow_config.n_samples)
-        return np.concatenate(self.sample_members(map1, map2, scalars, n, seed, n_stars), axis=0)
+        if self.posterior != "mixture":  # only the chosen member is needed
+            i = self.names.index(self.posterior)
+            return self.members[i].sample(map1, map2, scalars, n_samples=n, seed=int(seed) * len(self.members) + i,
+                                          n_stars=n_stars)
+        return self.combine(self.sample_members(map1, map2, scalars, n, seed, n_stars))
 
     def predict(self, map1, map2, scalars, n_samples: int | None = None, seed: int = 0,
                 n_stars: Any = None) -> dict[str, np.ndarray]:
@@ -141,15 +162,16 @@ class EnsembleModel:
         return np.zeros(len(d), bool) if self.threshold is None else np.asarray(d) > self.threshold
 
     @classmethod
-    def load(cls, directory: str | Path, backend: str = "auto") -> "EnsembleModel":
-        """Load an ensemble directory (see the module docstring); problems are one line."""
+    def load(cls, directory: str | Path, backend: str = "auto", posterior: str | None = None) -> "EnsembleModel":
+        """Load an ensemble directory (see the module docstring); problems are one line.
+        ``posterior`` overrides the directory's choice (``"mixture"`` or a member's name)."""
         from galmass.inference.model import MassModel
 
         d = Path(directory)
         meta = _read(d / ENSEMBLE_FILE)
         names = meta["members"]
         members = [MassModel.load(d / "members" / n, backend=backend) for n in names]
-        return cls(members, list(names), meta.get("threshold"))
+        return cls(members, list(names), meta.get("threshold"), posterior or meta.get("posterior", "mixture"))
 
 
 def _read(path: Path) -> dict:
@@ -160,7 +182,8 @@ def _read(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise GalmassError(f"{path} is unreadable or not JSON ({exc}); rebuild the model (`make default-model`)") from None
     ok = (isinstance(meta, dict) and meta.get("format_version") == FORMAT_VERSION
-          and not set(meta) - {"format_version", "members", "threshold", "threshold_note"}
+          and not set(meta) - {"format_version", "members", "threshold", "threshold_note", "posterior"}
+          and isinstance(meta.get("posterior", "mixture"), str)
           and isinstance(meta.get("members"), list) and len(meta["members"]) >= 2
           and all(isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in meta["members"])
           and (meta.get("threshold") is None or isinstance(meta["threshold"], (int, float))))
@@ -180,11 +203,12 @@ def validation_threshold(ensemble: EnsembleModel, dataset_dir: str | Path, suite
     return float(np.percentile(disagreement(parts), THRESHOLD_PERCENTILE))
 
 
-def assemble(out: str | Path, configs: list[str | Path], model: str = "joint") -> Path:
+def assemble(out: str | Path, configs: list[str | Path], model: str = "joint", posterior: str = "mixture") -> Path:
     """Write an ensemble directory ``out`` (which must not exist: ``make default-model`` writes
     a ``.partial`` directory and renames it into place) from model ``model`` of each profile
     in ``configs`` (trained), with the disagreement threshold measured on the validation set
-    of the first profile."""
+    of the first profile. ``posterior``: ``"mixture"`` or a profile's name (its member's
+    posterior, checked by the others)."""
     from galmass.config import load_config
 
     cfgs = [load_config(c) for c in configs]
@@ -200,7 +224,7 @@ def assemble(out: str | Path, configs: list[str | Path], model: str = "joint") -
             raise GalmassError(f"{src} is not a finished model with weights.npz; train it (`make PROFILE={cfg.profile} models`)")
         shutil.copytree(src, out / "members" / cfg.profile,
                         ignore=shutil.ignore_patterns("work", ".*", "*.partial", "*.lock"))
-    meta = {"format_version": FORMAT_VERSION, "members": names, "threshold": None}
+    meta = {"format_version": FORMAT_VERSION, "members": names, "threshold": None, "posterior": posterior}
     atomic_write_json(out / ENSEMBLE_FILE, meta)
     ens = EnsembleModel.load(out, backend="numpy")
     suites = (ens.members[0].info.get("spec") or {}).get("suites")
@@ -211,10 +235,11 @@ def assemble(out: str | Path, configs: list[str | Path], model: str = "joint") -
     return out
 
 
-if __name__ == "__main__":  # python -m galmass.predict.ensemble OUT CONFIG [CONFIG ...]
-    if len(sys.argv) < 4:
-        sys.exit("usage: python -m galmass.predict.ensemble OUT CONFIG CONFIG [...]")
+if __name__ == "__main__":  # python -m galmass.predict.ensemble OUT POSTERIOR CONFIG CONFIG [...]
+    if len(sys.argv) < 5:
+        sys.exit("usage: python -m galmass.predict.ensemble OUT POSTERIOR CONFIG CONFIG [...] "
+                 "(POSTERIOR: mixture, or the profile whose member's posterior a prediction is)")
     try:
-        print(assemble(sys.argv[1], sys.argv[2:]))
+        print(assemble(sys.argv[1], sys.argv[3:], posterior=sys.argv[2]))
     except GalmassError as exc:
         sys.exit(f"galmass: error: {exc}")
