@@ -337,7 +337,9 @@ else:
 # controls show what that does: if the bias of the low-dispersion catalogues stays with
 # 1000 stars and vanishes at the galaxies' own dispersion, it comes from the training prior
 # (a low measured dispersion at that size is read as a scattered-low one), not from the
-# star count or the binaries. The inner profile has the same kind of limit: a cored,
+# star count or the binaries. The scale-free network has no such prior; where the two
+# networks disagree the catalogue is flagged (the section on the two networks measures how
+# often, and how each does alone). The inner profile has the same kind of limit: a cored,
 # dark-matter dominated galaxy such as PlumCoreOm needs training galaxies whose cores are
 # both large and dark-matter dominated. The cored suite draws its core radii (0.1–10
 # r_1/2) and strengths independently of the galaxy, in halos from baryon- to
