@@ -25,11 +25,12 @@ include $(STAGES_MK)
 # where the profile's data, models, results and book go is declared once, by its config
 # (galmass.config.Config.paths: data_dir, output_dir); `galmass paths --make` writes PATH_<name>
 PATHS_MK := build/paths-$(PROFILE).mk
-$(PATHS_MK): $(CONFIG) src/galmass/config.py $(INSTALLED)
+$(PATHS_MK): $(wildcard configs/*.yaml) src/galmass/config.py $(INSTALLED)
 	@mkdir -p $(dir $@)
 	$(GALMASS) paths --config $(CONFIG) --make > $@.partial && mv $@.partial $@
 # (placeholders until that file exists: make then rereads this Makefile with the real paths)
 $(foreach k,DATA SUITES DATASET MODELS RESULTS BOOK,$(eval PATH_$(k) := build/.pending/$(k)))
+CONFIG_FILES := $(CONFIG)
 ifneq ($(filter-out help clean setup,$(MAKECMDGOALS)),)
 include $(PATHS_MK)
 endif
@@ -63,7 +64,7 @@ test: $(INSTALLED)
 	GALMASS_BOOK_HTML=build/smoke/_build/html $(PY) -m pytest -q -rs tests/test_book_browser.py
 
 # ---- data: mock suites (HDF5 shards, resumable, Dask-parallel)
-$(SUITES_DONE): $(INSTALLED) $(CONFIG) $(STAGE_SRC_suites)
+$(SUITES_DONE): $(INSTALLED) $(CONFIG_FILES) $(STAGE_SRC_suites)
 	$(GALMASS) suites build --config $(CONFIG) --replace-stale
 	$(GALMASS) suites summary --config $(CONFIG) --realism > $(PATH_SUITES)/summary.txt.partial && mv $(PATH_SUITES)/summary.txt.partial $(PATH_SUITES)/summary.txt
 	touch $@

@@ -118,7 +118,15 @@ def test_paths_are_declared_once_and_honour_data_and_output_dirs(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     got = dict(line.split(" := ") for line in res.stdout.splitlines() if " := " in line)
+    assert got.pop("CONFIG_FILES") == str(p)  # no base: the profile's own file only
     assert got == {f"PATH_{k.upper()}": str(v) for k, v in paths.items()}
+    child = tmp_path / "child.yaml"
+    child.write_text(f"base: {p.name}\nprofile: child\n")
+    res = subprocess.run([sys.executable, "-m", "galmass.cli", "paths", "--config", str(child), "--make"],
+                         capture_output=True, text=True, timeout=300)
+    got = dict(line.split(" := ") for line in res.stdout.splitlines() if " := " in line)
+    assert got["CONFIG_FILES"].split() == [str(child), str(p)]  # a change to the base reaches the child
+    assert got["PATH_MODELS"] == str(tmp_path / "out" / "models" / "child")
 
 
 def test_makefile_takes_its_paths_from_the_config():

@@ -423,6 +423,17 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     return merged
 
 
+def config_files(path: str | Path) -> list[Path]:
+    """The profile's file and those of its ``base`` chain (what its settings are read from)."""
+    out = [Path(path)]
+    while True:
+        raw = yaml.safe_load(out[-1].read_text()) if out[-1].is_file() else None
+        base = raw.get("base") if isinstance(raw, dict) else None
+        if not isinstance(base, str) or len(out) > 20:
+            return out
+        out.append(out[-1].parent / base)
+
+
 def load_config(path: str | Path) -> Config:
     """Read a run profile from YAML, validating keys and values.
 
