@@ -396,9 +396,10 @@ def _check_dataset(d: DatasetConfig, path: Path) -> None:
                            f">= 0 with a sum below 1 (the rest of the galaxies train)")
 
 
-def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[Path]]:
     """The YAML mapping of a profile, on top of the profile named by its ``base`` key (a path
-    relative to it): sections are merged key by key, other keys (and ``models``) replaced."""
+    relative to it): sections are merged key by key, other keys (and ``models``) replaced;
+    and the files it was read from (the profile's, then its base chain)."""
     if not path.is_file():
         raise GalmassError(f"config file not found: {path}" + (f" (the base of {chain[-1]})" if chain else ""))
     if path.resolve() in chain:
@@ -411,27 +412,21 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         raise GalmassError(f"config {path} must be a mapping")
     base = raw.pop("base", None)
     if base is None:
-        return raw
+        return raw, [path]
     if not isinstance(base, str):
         raise GalmassError(f"config {path}: base must be the path of another profile, got {base!r}")
-    merged = _read_raw(path.parent / base, chain + (path.resolve(),))
+    merged, files = _read_raw(path.parent / base, chain + (path.resolve(),))
     for key, value in raw.items():
         if key in _SECTIONS and isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
-    return merged
+    return merged, [path] + files
 
 
 def config_files(path: str | Path) -> list[Path]:
     """The profile's file and those of its ``base`` chain (what its settings are read from)."""
-    out = [Path(path)]
-    while True:
-        raw = yaml.safe_load(out[-1].read_text()) if out[-1].is_file() else None
-        base = raw.get("base") if isinstance(raw, dict) else None
-        if not isinstance(base, str) or len(out) > 20:
-            return out
-        out.append(out[-1].parent / base)
+    return _read_raw(Path(path))[1]
 
 
 def load_config(path: str | Path) -> Config:
@@ -441,7 +436,7 @@ def load_config(path: str | Path) -> Config:
     that profile and overrides what this one sets (a section key by key).
     """
     path = Path(path)
-    raw = _read_raw(path)
+    raw = _read_raw(path)[0]
     scalars = {f.name for f in dataclasses.fields(Config)} - set(_SECTIONS) - {"models"}
     for key in raw:  # every key is checked before any work starts
         if key not in scalars and key not in _SECTIONS and key != "models":

@@ -9,6 +9,7 @@ ultra-faint dispersions, and the nine Milky Way dwarfs against the Local Volume 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import numpy as np
 
 from galmass.book.dirty import binaries_summary, ultrafaint_binaries
 from galmass.book.realdata import evaluate_edge, evaluate_gaia_challenge, predict_dwarfs
+from galmass.errors import GalmassError
 from galmass.predict import load_model
+from galmass.predict.ensemble import EnsembleModel
 
 __all__ = ["member_comparison"]
 
@@ -38,14 +41,9 @@ def member_comparison(model: Any = None, *, n_samples: int = 1000, seed: int = 0
     """
     from astropy.table import Table
 
-    from galmass.errors import GalmassError
-    from galmass.predict.ensemble import EnsembleModel
-
     ens = load_model(model)
     if not isinstance(ens, EnsembleModel):
         raise GalmassError("member_comparison needs an ensemble model (galmass.predict.ensemble)")
-    import dataclasses
-
     rows = []
     models = [(f"shipped (posterior: {ens.posterior})", ens)]
     if ens.posterior != "mixture":

@@ -60,7 +60,8 @@ def disagreement(samples: list[np.ndarray]) -> np.ndarray:
 
 @dataclass
 class EnsembleModel:
-    """Trained models (:class:`~galmass.inference.model.MassModel`) sampled as an equal mixture.
+    """Trained models (:class:`~galmass.inference.model.MassModel`): their equal mixture, or
+    one member's posterior checked by the others.
 
     Attributes
     ----------
@@ -122,8 +123,12 @@ class EnsembleModel:
         k = len(self.members)
         counts = ([n_samples // k + (i < n_samples % k) for i in range(k)] if self.posterior == "mixture"
                   else [n_samples] * k)
-        return [m.sample(map1, map2, scalars, n_samples=c, seed=int(seed) * k + i, n_stars=n_stars)
+        return [m.sample(map1, map2, scalars, n_samples=c, seed=self._seed(seed, i), n_stars=n_stars)
                 for i, (m, c) in enumerate(zip(self.members, counts))]
+
+    def _seed(self, seed: int, i: int) -> int:
+        """Member ``i``'s sampling seed for a prediction seeded ``seed`` (distinct per member)."""
+        return int(seed) * len(self.members) + i
 
     def combine(self, parts: list[np.ndarray]) -> np.ndarray:
         """The prediction's samples from :meth:`sample_members`' parts."""
@@ -137,7 +142,7 @@ class EnsembleModel:
         n = int(n_samples or self.members[0].flow_config.n_samples)
         if self.posterior != "mixture":  # only the chosen member is needed
             i = self.names.index(self.posterior)
-            return self.members[i].sample(map1, map2, scalars, n_samples=n, seed=int(seed) * len(self.members) + i,
+            return self.members[i].sample(map1, map2, scalars, n_samples=n, seed=self._seed(seed, i),
                                           n_stars=n_stars)
         return self.combine(self.sample_members(map1, map2, scalars, n, seed, n_stars))
 
@@ -175,12 +180,9 @@ class EnsembleModel:
 
 
 def _read(path: Path) -> dict:
-    import json
+    from galmass.inference.model import _read_json  # one line for an unreadable or non-JSON file
 
-    try:
-        meta = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise GalmassError(f"{path} is unreadable or not JSON ({exc}); rebuild the model (`make default-model`)") from None
+    meta = _read_json(path, "ensemble")
     ok = (isinstance(meta, dict) and meta.get("format_version") == FORMAT_VERSION
           and not set(meta) - {"format_version", "members", "threshold", "threshold_note", "posterior"}
           and isinstance(meta.get("posterior", "mixture"), str)
