@@ -34,7 +34,8 @@ from galmass.errors import GalmassError, GalmassWarning, one_line
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "write_problem", "directory_lock", "remove_partials", "file_sha256", "write_checksum",
-           "verify_checksum", "stored_checksum", "checksum_path", "move_aside", "refuse_input_as_output", "same_file"]
+           "verify_checksum", "stored_checksum", "checksum_path", "move_aside", "refuse_input_as_output", "same_file",
+           "read_json"]
 
 #: errno -> the words of the one-line message.
 _ERRNO_WORDS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
@@ -157,6 +158,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_path`)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json(path: str | Path, what: str, fix: str = "rebuild the model") -> Any:
+    """The JSON of a file; an unreadable, non-UTF-8 or invalid file raises one line naming it
+    (and ``fix``, what the user should do about a corrupt file)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise GalmassError(f"{what}: cannot read {path}: {one_line(exc)}") from None
+    except UnicodeDecodeError:
+        raise GalmassError(f"{path} is corrupt: not UTF-8 text; {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise GalmassError(f"{path} is corrupt: not valid JSON ({exc}); {fix}") from None
 
 
 def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 1) -> Path:

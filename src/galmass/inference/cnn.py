@@ -28,7 +28,7 @@ from torch import nn
 from galmass.config import CNNConfig
 from galmass.errors import GalmassError
 from galmass.inference.loop import LoopSpec, fit
-from galmass.inference.preprocess import Preprocessor, mass_scale
+from galmass.inference.preprocess import Preprocessor
 
 __all__ = ["CNNConfig", "MassCNN", "augment_position_maps", "train_cnn",
            "predict_cnn", "default_device", "TrainHistory"]

@@ -16,7 +16,6 @@ settings than it was trained with, fails with one clear :class:`GalmassError`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from galmass import __version__
 from galmass.config import CNNConfig, FlowConfig
 from galmass.constants import RADII_F
 from galmass.errors import GalmassError, one_line
-from galmass.files import atomic_path, atomic_write_json, load_torch, save_torch
+from galmass.files import atomic_path, atomic_write_json, load_torch, read_json, save_torch
 from galmass.inference.numpy_net import WEIGHTS_FILE, NumpyCNN, NumpyMAF, weights_arrays
 from galmass.inference.ood import InputDomain
 from galmass.inference.preprocess import (Preprocessor, ResidualScale, flow_condition, flow_shift,
@@ -164,7 +163,7 @@ class MassModel:
         mfile = d / "model.json"
         if not mfile.is_file():
             raise GalmassError(f"{d} is not a galmass model directory (no model.json)")
-        meta = _read_json(mfile, f"model {d}")
+        meta = read_json(mfile, f"model {d}")
         if not isinstance(meta, dict):
             raise GalmassError(f"{mfile} is corrupt: a JSON object is expected, not {type(meta).__name__}")
         version = meta.get("format_version")
@@ -217,7 +216,7 @@ class MassModel:
         dfile = d / "domain.json"
         if dfile.exists():
             try:
-                domain = InputDomain.from_dict(_read_json(dfile, f"model {d}"))
+                domain = InputDomain.from_dict(read_json(dfile, f"model {d}"))
             except GalmassError as exc:
                 raise GalmassError(f"{dfile} is corrupt: {exc}; rebuild the model") from None
         return cls(cnn, pre, flow, msize, cnn_cfg, flow_cfg, radii, info, domain, scale)
@@ -277,18 +276,6 @@ def _torch_networks(d: Path, mfile: Path, msize: int, cnn_cfg, flow_cfg, n_out: 
 _MODEL_KEYS = {"format_version", "map_size", "radii_f", "n_features", "n_outputs", "preprocessor",
                "cnn_config", "flow_config"}
 _OPTIONAL_KEYS = {"galmass_version", "info", "residual_scale"}
-
-
-def _read_json(path: Path, what: str) -> Any:
-    """JSON of a file; unreadable, non-UTF-8 or invalid JSON raises one line naming it."""
-    try:
-        return json.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise GalmassError(f"{what}: cannot read {path}: {one_line(exc)}") from None
-    except UnicodeDecodeError:
-        raise GalmassError(f"{path} is corrupt: not UTF-8 text; rebuild the model") from None
-    except json.JSONDecodeError as exc:
-        raise GalmassError(f"{path} is corrupt: not valid JSON ({exc}); rebuild the model") from None
 
 
 def _obj(value: Any, key: str) -> dict:

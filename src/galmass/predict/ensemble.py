@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from galmass.errors import GalmassError
-from galmass.files import atomic_write_json
+from galmass.files import atomic_write_json, read_json
 
 __all__ = ["ENSEMBLE_FILE", "EnsembleModel", "disagreement", "assemble"]
 
@@ -180,9 +180,7 @@ class EnsembleModel:
 
 
 def _read(path: Path) -> dict:
-    from galmass.inference.model import _read_json  # one line for an unreadable or non-JSON file
-
-    meta = _read_json(path, "ensemble")
+    meta = read_json(path, "ensemble")
     ok = (isinstance(meta, dict) and meta.get("format_version") == FORMAT_VERSION
           and not set(meta) - {"format_version", "members", "threshold", "threshold_note", "posterior"}
           and isinstance(meta.get("posterior", "mixture"), str)
