@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from galmass.errors import GalmassError
-from galmass.sources.suites import (MIN_STAR_PARTICLES, SUITE_SPECS, SUITES, TRAINING_SUITES, draw_model, load_suite,
-                                    make_galaxy,
+from galmass.sources.suites import (MIN_STAR_PARTICLES, STARS_C_OVER_A_MIN, SUITE_SPECS, SUITES, TRAINING_SUITES,
+                                    draw_model, load_suite, make_galaxy,
                                     suite_summary)
 
 
@@ -117,3 +117,16 @@ def test_shaped_core_cores_are_drawn_independently_of_the_galaxy():
                       for m in drawn])
     assert share.min() < 0.05 and share.max() > 0.6
     assert np.mean(np.log10([m.params["stellar_mass"] for m in drawn]) < 5) > 0.05
+
+
+def test_shaped_stars_are_flattened_but_not_thinner_than_dwarfs(populations):
+    """Issue #18: stellar c/a ~0.3-1. The shaped suites draw c/a >= 0.3 (thinner mock galaxies
+    alone set the literature estimators' scatter), yet most galaxies are clearly flattened."""
+    for name, spec in SUITE_SPECS.items():
+        if spec.shape.spherical:
+            continue
+        drawn = np.array([g.meta["stars_c_over_a_drawn"] for g in populations[name]])
+        measured = np.array([g.meta["stars_c_over_a"] for g in populations[name]])
+        assert drawn.min() >= STARS_C_OVER_A_MIN - 1e-12, name
+        assert np.median(drawn) < 0.7 and drawn.min() < 0.4, name
+        assert measured.min() > 0.2 and np.median(measured) <= 0.75, name
