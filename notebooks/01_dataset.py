@@ -209,9 +209,9 @@ caption("Projected half-number radius and line-of-sight velocity dispersion agai
 # dominated, and flat, dark-matter-dominated cores such as the Gaia Challenge's PlumCoreOm
 # (chapter 7) are inside the training range. The stellar-share rows say how the suites
 # compare with the Milky Way's dwarfs.
-# The flattened stars (`STARS_FLATTENING`, `STARS_FLATTENING_TRIAXIAL` in `galmass.sources.suites`) that bring the
-# projected ellipticities near the real dwarfs' also widen the literature estimators'
-# scatter: most of it is the line of sight (a flattened galaxy seen edge-on or face-on),
+# The flattened stars (`STARS_FLATTENING`, `STARS_FLATTENING_TRIAXIAL` in
+# `galmass.sources.suites`) that bring the projected ellipticities near the real dwarfs'
+# also widen the literature estimators' scatter: most of it is the line of sight (a flattened galaxy seen edge-on or face-on),
 # and the estimators overestimate dark-matter-dominated cores. The flattest drawn stars have
 # c/a = 0.3 (`STARS_C_OVER_A_MIN`): dispersion-supported dwarfs are not thinner, and
 # thinner mock galaxies alone would set the estimators' scatter. The realism lines above

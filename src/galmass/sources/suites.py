@@ -187,9 +187,9 @@ class SuiteSpec:
 STARS_C_OVER_A_MIN = 0.3
 #: Skew of the stellar c/a draw on [0.3, 1] (:class:`ShapePrior`), set so that the median projected
 #: ellipticity is ~0.3 (Local Volume Database Milky Way dwarfs: 0.36; uniform draws gave
-#: 0.23-0.26). Oblate stars: 1.6 (median drawn c/a 0.56; measured ellipticity 0.29). Triaxial
+#: 0.23-0.26). Oblate stars: 1.6 (median drawn c/a 0.53; measured ellipticity 0.29). Triaxial
 #: stars, whose b/a lies between c/a and 1, look rounder at the same c/a: 2.5 (median drawn c/a
-#: 0.42; ellipticity 0.27-0.32 on 200-galaxy prototypes, against 0.23-0.24 with 1.6). The EDGE
+#: 0.42; ellipticity 0.29-0.30 on the default suites, against 0.23-0.24 with 1.6). The EDGE
 #: dwarfs have c/a ~0.48.
 STARS_FLATTENING = 1.6
 STARS_FLATTENING_TRIAXIAL = 2.5
