@@ -70,6 +70,24 @@ def test_checks_on_a_known_summary():
     assert REALISM_TARGETS["estimator_halfwidth"] == (0.2, 0.35)
 
 
+def test_ultrafaint_window_is_matched_separately():
+    """Below the dwarf window, the ultra-faints are compared at matched M* on their own, without a target."""
+    n = 100
+    s = {"log_mstar": np.r_[np.full(n // 4, 4.0), np.full(3 * n // 4, 6.5)],
+         "r_half": np.r_[np.full(n // 4, 0.1), np.full(3 * n // 4, 0.25)],
+         "sigma_los": np.r_[np.full(n // 4, 5.0), np.full(3 * n // 4, 8.0)],
+         "ellipticity": np.full(n, 0.3), "los_spread": np.full(n, 0.05), "stars_c_over_a": np.full(n, 0.5),
+         "v_rot_over_sigma": np.full(n, 0.2), **{f"ratio_{k}": np.ones((n, 4)) for k in ESTIMATORS}}
+    lv = {"log_mstar": np.array([3.9, 4.1, 6.5]), "r_half": np.array([0.08, 0.08, 0.23]),
+          "sigma_los": np.array([4.0, 4.0, 7.5]), "ellipticity": np.full(3, 0.4)}
+    c = realism_checks(s, lv)
+    assert c["ultrafaint_n_matched"] == 2 and c["n_matched"] == 1
+    np.testing.assert_allclose([c["ultrafaint_matched_sigma_ratio"], c["ultrafaint_matched_r_half_ratio"]], [1.25, 1.25])
+    assert c["ultrafaint_fraction"] == pytest.approx(0.25)
+    # the galaxies of the ultra-faint window do not enter the dwarf window's medians
+    assert c["sigma_median"] == 8.0 and c["matched_ok"]
+
+
 @pytest.mark.skipif(not LVDB.exists(), reason="../shared/data not beside the project")
 def test_lvdb_reader_and_cli():
     lv = read_lvdb_dwarfs(LVDB)
@@ -79,7 +97,8 @@ def test_lvdb_reader_and_cli():
                           "--n", "4", "--n-max-stars", "400", "--realism", "--lvdb", str(LVDB)],
                          capture_output=True, text=True, check=True).stdout
     for label in ("estimator 16-84% half-width", "spread of log10(R_h sigma^2)", "stellar c/a",
-                  "projected ellipticity", "v_rot/sigma", "median R_h at M*", "median sigma_los", "stellar share", "matched in M*"):
+                  "projected ellipticity", "v_rot/sigma", "median R_h at M*", "median sigma_los", "stellar share", "matched in M*",
+                  "ultra-faints, M* 1e3.5-1e5.5"):
         assert label in out
 
 
@@ -108,7 +127,8 @@ def test_book_universe_table_and_figures():
     md = universe.realism_markdown(checks)
     lines = md.splitlines()
     assert lines[0].startswith("| measure | target | shaped_cusp | cusp |")
-    assert len(lines) == 2 + len(ESTIMATORS) + 8
+    assert len(lines) == 2 + len(ESTIMATORS) + 9  # the ultra-faint row has no target: no mark
+    assert "none (reported)" in md
     # the spherical suite's ellipticity (~0) misses its target and is marked
     ell = next(line for line in lines if line.startswith("| median projected ellipticity"))
     assert ell.split("|")[-2].strip().endswith("✗")

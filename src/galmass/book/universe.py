@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from galmass.evaluation.paper import ESTIMATOR_SCATTER_RANGE as PAPER_HW
-from galmass.evaluation.realism import DWARF_WINDOW, MATCH_HALF_WIDTH, REALISM_TARGETS
+from galmass.evaluation.realism import DWARF_WINDOW, MATCH_HALF_WIDTH, REALISM_TARGETS, ULTRAFAINT_WINDOW
 from galmass.observe.estimators import ESTIMATORS
 from galmass.sources.suites import SUITE_SPECS
 
@@ -113,6 +113,12 @@ def realism_markdown(checks: dict[str, dict[str, Any]]) -> str:
                      [cell(f"{c['matched_sigma_ratio']:.2f}, {c['matched_r_half_ratio']:.2f}, "
                            f"{c['matched_stellar_fraction_ratio']:.2f} ({c['n_matched']} dwarfs)", c["matched_ok"])
                       for c in checks.values()]))
+        ulo, uhi = ULTRAFAINT_WINDOW
+        rows.append((f"ultra-faints, M* = 1e{ulo:g}–1e{uhi:g} Msun, matched in M* as above: median mock / real σ_los, "
+                     f"R_h, stellar share (share of the suite's galaxies)", "none (reported)",
+                     [cell(f"{c['ultrafaint_matched_sigma_ratio']:.2f}, {c['ultrafaint_matched_r_half_ratio']:.2f}, "
+                           f"{c['ultrafaint_matched_stellar_fraction_ratio']:.2f} ({c['ultrafaint_n_matched']} dwarfs; "
+                           f"{100 * c['ultrafaint_fraction']:.0f}%)", None) for c in checks.values()]))
     head = "| measure | target | " + " | ".join(suites) + " |\n|---|---|" + "---|" * len(suites) + "\n"
     return head + "\n".join(f"| {m} | {tgt} | " + " | ".join(v) + " |" for m, tgt, v in rows)
 

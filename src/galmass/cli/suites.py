@@ -97,7 +97,8 @@ def run_summary(args: argparse.Namespace) -> int:
 def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
     from galmass.book.universe import find_lvdb_dwarfs
     from galmass.evaluation.paper import ESTIMATOR_SCATTER_RANGE as PAPER_HW
-    from galmass.evaluation.realism import MATCH_HALF_WIDTH, REALISM_TARGETS, realism_checks, realism_summary
+    from galmass.evaluation.realism import (MATCH_HALF_WIDTH, REALISM_TARGETS, ULTRAFAINT_WINDOW, realism_checks,
+                                             realism_summary)
 
     lvdb = find_lvdb_dwarfs(lvdb_path)  # without the external data the comparison with real dwarfs is left out
     t = REALISM_TARGETS
@@ -133,4 +134,9 @@ def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
                          f"{t['r_half_factor']}, stellar share x/÷ {t['stellar_fraction_factor']:g}]: sigma "
                          f"{c['matched_sigma_ratio']:.2f}, R_h {c['matched_r_half_ratio']:.2f}, stellar share "
                          f"{c['matched_stellar_fraction_ratio']:.2f}")
+            lo, hi = ULTRAFAINT_WINDOW
+            lines.append(f"   ultra-faints, M* 1e{lo:g}-1e{hi:g} ({100 * c['ultrafaint_fraction']:.0f}% of the galaxies), "
+                         f"matched in M* ({c['ultrafaint_n_matched']} MW dwarfs), median mock/real [no target]: sigma "
+                         f"{c['ultrafaint_matched_sigma_ratio']:.2f}, R_h {c['ultrafaint_matched_r_half_ratio']:.2f}, "
+                         f"stellar share {c['ultrafaint_matched_stellar_fraction_ratio']:.2f}")
     return "\n".join(lines)

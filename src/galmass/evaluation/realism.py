@@ -24,7 +24,7 @@ from galmass.sources.galaxy import Galaxy
 from galmass.sources.shapes import axis_ratios, projected_ellipticity, rotation_support
 
 __all__ = ["realism_summary", "realism_checks", "stellar_fraction", "matched_ratios", "read_lvdb_table", "read_lvdb_dwarfs", "REALISM_TARGETS",
-           "LVDB_RELATIVE_PATH"]
+           "LVDB_RELATIVE_PATH", "DWARF_WINDOW", "ULTRAFAINT_WINDOW"]
 
 #: Where the Local Volume Database's Milky Way dwarfs sit in the external data directory.
 LVDB_RELATIVE_PATH = Path("observed") / "local_volume_database" / "dwarf_mw.csv"
@@ -46,6 +46,9 @@ REALISM_TARGETS = {
 
 #: Stellar-mass window [log10 Msun] of the size and dispersion comparison.
 DWARF_WINDOW = (6.0, 7.5)
+#: Ultra-faint window [log10 Msun]: the same comparison at matched M*, reported without a
+#: target (issue #19's 20-100-star catalogues are of such galaxies; 23 Milky Way dwarfs).
+ULTRAFAINT_WINDOW = (3.5, 5.5)
 
 
 def realism_summary(galaxies: list[Galaxy], n_los: int = 8) -> dict[str, np.ndarray]:
@@ -215,6 +218,9 @@ def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] |
         out["stellar_fraction_ok"] = _within_factor(out["stellar_fraction_median"] / out["lvdb_stellar_fraction_median"],
                                                     t["stellar_fraction_factor"])
         out.update(matched_ratios(summary, lvdb))
+        uf = matched_ratios(summary, lvdb, window=ULTRAFAINT_WINDOW)
+        out.update({f"ultrafaint_{k}": v for k, v in uf.items()})
+        out["ultrafaint_fraction"] = float(np.mean(summary["log_mstar"] <= ULTRAFAINT_WINDOW[1]))
         out["matched_ok"] = bool(out["n_matched"] > 0 and abs(out["matched_sigma_ratio"] - 1) <= t["sigma_fraction"]
                                  and _within_factor(out["matched_r_half_ratio"], t["r_half_factor"])
                                  and _within_factor(out["matched_stellar_fraction_ratio"], t["stellar_fraction_factor"]))
