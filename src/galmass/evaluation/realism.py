@@ -47,7 +47,7 @@ REALISM_TARGETS = {
 #: Stellar-mass window [log10 Msun] of the size and dispersion comparison.
 DWARF_WINDOW = (6.0, 7.5)
 #: Ultra-faint window [log10 Msun]: the same comparison at matched M*, reported without a
-#: target (issue #19's 20-100-star catalogues are of such galaxies; 23 Milky Way dwarfs).
+#: target (issue #19's 20-100-star catalogues are of such galaxies).
 ULTRAFAINT_WINDOW = (3.5, 5.5)
 
 
@@ -220,7 +220,8 @@ def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] |
         out.update(matched_ratios(summary, lvdb))
         uf = matched_ratios(summary, lvdb, window=ULTRAFAINT_WINDOW)
         out.update({f"ultrafaint_{k}": v for k, v in uf.items()})
-        out["ultrafaint_fraction"] = float(np.mean(summary["log_mstar"] <= ULTRAFAINT_WINDOW[1]))
+        lo, hi = ULTRAFAINT_WINDOW
+        out["ultrafaint_fraction"] = float(np.mean((summary["log_mstar"] >= lo) & (summary["log_mstar"] <= hi)))
         out["matched_ok"] = bool(out["n_matched"] > 0 and abs(out["matched_sigma_ratio"] - 1) <= t["sigma_fraction"]
                                  and _within_factor(out["matched_r_half_ratio"], t["r_half_factor"])
                                  and _within_factor(out["matched_stellar_fraction_ratio"], t["stellar_fraction_factor"]))
