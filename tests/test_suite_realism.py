@@ -98,7 +98,7 @@ def test_lvdb_reader_and_cli():
                          capture_output=True, text=True, check=True).stdout
     for label in ("estimator 16-84% half-width", "spread of log10(R_h sigma^2)", "stellar c/a",
                   "projected ellipticity", "v_rot/sigma", "median R_h at M*", "median sigma_los", "stellar share", "matched in M*",
-                  "ultra-faints, M* 1e3.5-1e5.5"):
+                  "ultra-faints, M* 1e3.5-1e5.5", "among the mocks of their R_h"):
         assert label in out
 
 
@@ -127,7 +127,7 @@ def test_book_universe_table_and_figures():
     md = universe.realism_markdown(checks)
     lines = md.splitlines()
     assert lines[0].startswith("| measure | target | shaped_cusp | cusp |")
-    assert len(lines) == 2 + len(ESTIMATORS) + 9  # the ultra-faint row has no target: no mark
+    assert len(lines) == 2 + len(ESTIMATORS) + 10  # the ultra-faint and cold-tail rows have no target: no mark
     assert "none (reported)" in md
     # the spherical suite's ellipticity (~0) misses its target and is marked
     ell = next(line for line in lines if line.startswith("| median projected ellipticity"))
@@ -136,3 +136,28 @@ def test_book_universe_table_and_figures():
     for fig in (universe.shapes_and_rotation(summ, metas, lv), universe.anisotropy_profiles(metas),
                 universe.scaling_relations(summ, lv)):
         assert len(fig.axes) >= 1 and any(ax.has_data() for ax in fig.axes)
+
+
+def test_cold_tail_places_each_dwarf_among_mocks_of_its_size():
+    """A real dwarf colder (hotter) than every mock of its R_h lands in the cold (hot) tail; one
+    at the mocks' median sits at percentile ~0.5; upper limits, poor measurements and dwarfs
+    without mocks of their size are left out; the dwarf's error widens the mock distribution."""
+    from galmass.evaluation.realism import cold_tail, sigma_percentiles
+
+    rng = np.random.default_rng(3)
+    n = 400
+    s = {"r_half": np.full(n, 0.1), "sigma_los": 6.0 * 10 ** rng.normal(0.0, 0.05, n), "log_mstar": np.full(n, 4.0)}
+    lv = {"log_mstar": np.array([4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 8.5]),
+          "r_half": np.array([0.1, 0.1, 0.1, 0.1, 0.1, 0.5, 0.1]),
+          "sigma_los": np.array([3.0, 6.0, 12.0, 3.0, 3.0, 3.0, 3.0]),
+          "sigma_los_rel_err": np.array([0.1, 0.1, 0.1, np.nan, 0.5, 0.1, 0.1])}
+    p = sigma_percentiles(s, lv)
+    assert p["index"].tolist() == [0, 1, 2]  # upper limit, 50% error, no mock of 0.5 kpc, M* 1e8.5: out
+    assert p["percentile"][0] < 0.01 and abs(p["percentile"][1] - 0.5) < 0.05 and p["percentile"][2] > 0.99
+    c = cold_tail(s, lv)
+    assert c["cold_n_dwarfs"] == 3
+    assert c["cold_tail_fraction"] == pytest.approx(1 / 3) and c["hot_tail_fraction"] == pytest.approx(1 / 3)
+    # a dwarf just below every mock is not in the cold tail once its own error is wide
+    lv2 = {**lv, "sigma_los": np.array([4.5] * 7), "sigma_los_rel_err": np.array([0.01, 0.25, np.nan, np.nan, np.nan, np.nan, np.nan])}
+    q = sigma_percentiles(s, lv2)["percentile"]
+    assert q[0] < 0.05 < q[1]

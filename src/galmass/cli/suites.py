@@ -97,8 +97,8 @@ def run_summary(args: argparse.Namespace) -> int:
 def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
     from galmass.book.universe import find_lvdb_dwarfs
     from galmass.evaluation.paper import ESTIMATOR_SCATTER_RANGE as PAPER_HW
-    from galmass.evaluation.realism import (MATCH_HALF_WIDTH, REALISM_TARGETS, ULTRAFAINT_WINDOW, realism_checks,
-                                             realism_summary)
+    from galmass.evaluation.realism import (COLD_TAIL, MATCH_HALF_WIDTH, REALISM_TARGETS, ULTRAFAINT_WINDOW,
+                                             realism_checks, realism_summary)
 
     lvdb = find_lvdb_dwarfs(lvdb_path)  # without the external data the comparison with real dwarfs is left out
     t = REALISM_TARGETS
@@ -139,4 +139,10 @@ def _realism_table(galaxies: dict, lvdb_path: str | None) -> str:
                          f"matched in M* ({c['ultrafaint_n_matched']} MW dwarfs), median mock/real [no target]: sigma "
                          f"{c['ultrafaint_matched_sigma_ratio']:.2f}, R_h {c['ultrafaint_matched_r_half_ratio']:.2f}, "
                          f"stellar share {c['ultrafaint_matched_stellar_fraction_ratio']:.2f}")
+            ct = COLD_TAIL
+            lines.append(f"   sigma of {c['cold_n_dwarfs']} MW dwarfs (M* <= 1e{ct['max_log_mstar']:g}, sigma to "
+                         f"{ct['max_rel_err']:.0%}) among the mocks of their R_h [no target; a fair universe gives "
+                         f"{ct['tail']:.0%}, {ct['tail']:.0%}, 0.5]: below the mocks' {ct['tail']:.0%} quantile "
+                         f"{c['cold_tail_fraction']:.0%}, above the {1 - ct['tail']:.0%} {c['hot_tail_fraction']:.0%}, "
+                         f"median percentile {c['sigma_percentile_median']:.2f}")
     return "\n".join(lines)

@@ -23,8 +23,9 @@ from galmass.observe.projection import fibonacci_directions, r_half_projected, r
 from galmass.sources.galaxy import Galaxy
 from galmass.sources.shapes import axis_ratios, projected_ellipticity, rotation_support
 
-__all__ = ["realism_summary", "realism_checks", "stellar_fraction", "matched_ratios", "read_lvdb_table", "read_lvdb_dwarfs", "REALISM_TARGETS",
-           "LVDB_RELATIVE_PATH", "DWARF_WINDOW", "ULTRAFAINT_WINDOW"]
+__all__ = ["realism_summary", "realism_checks", "stellar_fraction", "matched_ratios", "sigma_percentiles", "cold_tail",
+           "read_lvdb_table", "read_lvdb_dwarfs", "REALISM_TARGETS", "LVDB_RELATIVE_PATH", "DWARF_WINDOW",
+           "ULTRAFAINT_WINDOW", "COLD_TAIL"]
 
 #: Where the Local Volume Database's Milky Way dwarfs sit in the external data directory.
 LVDB_RELATIVE_PATH = Path("observed") / "local_volume_database" / "dwarf_mw.csv"
@@ -117,8 +118,11 @@ def read_lvdb_dwarfs(path: str | Path) -> dict[str, np.ndarray]:
         return np.array(c.filled(np.nan) if isinstance(c, MaskedColumn) else c, dtype=float)
 
     ok = col("confirmed_galaxy") == 1
+    sigma = col("vlos_sigma")[ok]
+    rel_err = 0.5 * (col("vlos_sigma_em")[ok] + col("vlos_sigma_ep")[ok]) / sigma
+    rel_err[np.isfinite(col("vlos_sigma_ul")[ok])] = np.nan  # an upper limit is not a measurement
     return {"log_mstar": col("mass_stellar")[ok], "r_half": col("rhalf_sph_physical")[ok] / 1e3,
-            "sigma_los": col("vlos_sigma")[ok], "ellipticity": col("ellipticity")[ok]}
+            "sigma_los": sigma, "sigma_los_rel_err": rel_err, "ellipticity": col("ellipticity")[ok]}
 
 
 def _halfwidth(ratio: np.ndarray) -> float:
@@ -178,6 +182,60 @@ def matched_ratios(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray],
     return out
 
 
+#: The cold-tail check (:func:`cold_tail`): Milky Way dwarfs up to M* = 10^max_log_mstar Msun
+#: whose sigma_los is measured to ``max_rel_err`` (no upper limits), each compared with the
+#: mocks whose R_h lies within ``match_dex`` of its own (at least ``min_mocks``); a dwarf is in
+#: the cold (hot) tail when its sigma lies below (above) the mocks' ``tail`` (1 - ``tail``) quantile.
+COLD_TAIL = {"max_log_mstar": DWARF_WINDOW[1], "max_rel_err": 0.3, "match_dex": 0.15, "min_mocks": 10, "tail": 0.05}
+
+
+def sigma_percentiles(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Where each well-measured Milky Way dwarf's sigma_los falls among mocks of the same R_h.
+
+    The percentile of dwarf i is the probability that a mock of its R_h (within
+    ``COLD_TAIL["match_dex"]``), observed with the dwarf's relative error e_i, shows a lower
+    dispersion: the mean over those mocks of Phi((sigma_i - sigma_m) / (e_i sigma_m)). If the
+    dwarfs were drawn from the mocks' universe, the percentiles would be uniform on [0, 1].
+
+    Returns ``index`` (into ``lvdb``), ``percentile`` and ``n_mocks``.
+    """
+    from scipy.special import ndtr
+
+    c = COLD_TAIL
+    rel = lvdb.get("sigma_los_rel_err", np.full(len(lvdb["sigma_los"]), np.nan))
+    keep = (np.isfinite(lvdb["sigma_los"]) & np.isfinite(lvdb["r_half"]) & (lvdb["r_half"] > 0)
+            & (lvdb["log_mstar"] <= c["max_log_mstar"]) & (rel > 0) & (rel <= c["max_rel_err"]))
+    log_r = np.log10(summary["r_half"])
+    idx, pct, n = [], [], []
+    for i in np.flatnonzero(keep):
+        near = np.abs(log_r - np.log10(lvdb["r_half"][i])) <= c["match_dex"]
+        if near.sum() < c["min_mocks"]:
+            continue
+        sm = summary["sigma_los"][near]
+        idx.append(i)
+        pct.append(float(np.mean(ndtr((lvdb["sigma_los"][i] - sm) / (rel[i] * sm)))))
+        n.append(int(near.sum()))
+    return {"index": np.array(idx, dtype=int), "percentile": np.array(pct), "n_mocks": np.array(n, dtype=int)}
+
+
+def cold_tail(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Are the real dwarfs colder than the mocks of the same size? (:func:`sigma_percentiles`)
+
+    Keys ``cold_n_dwarfs``; ``cold_tail_fraction`` and ``hot_tail_fraction``, the shares of
+    dwarfs below the mocks' ``COLD_TAIL["tail"]`` quantile and above 1 minus it (a fair
+    universe gives ``tail`` each, up to the noise of a few dozen dwarfs);
+    ``sigma_percentile_median`` (0.5 for a fair universe). A universe whose halos are all too
+    dense inside R_h puts many dwarfs in the cold tail, and a network trained on it reads a low
+    sigma as a projection effect rather than a light galaxy.
+    """
+    p = sigma_percentiles(summary, lvdb)["percentile"]
+    t = COLD_TAIL["tail"]
+    nan = float("nan")
+    return {"cold_n_dwarfs": int(len(p)), "cold_tail_fraction": float(np.mean(p < t)) if len(p) else nan,
+            "hot_tail_fraction": float(np.mean(p > 1 - t)) if len(p) else nan,
+            "sigma_percentile_median": float(np.median(p)) if len(p) else nan}
+
+
 def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """The issue's realism numbers of one suite (from :func:`realism_summary`) and whether each
     lies in its target range (:data:`REALISM_TARGETS`); ``lvdb`` from :func:`read_lvdb_dwarfs`."""
@@ -222,6 +280,7 @@ def realism_checks(summary: dict[str, np.ndarray], lvdb: dict[str, np.ndarray] |
         out.update({f"ultrafaint_{k}": v for k, v in uf.items()})
         lo, hi = ULTRAFAINT_WINDOW
         out["ultrafaint_fraction"] = float(np.mean((summary["log_mstar"] >= lo) & (summary["log_mstar"] <= hi)))
+        out.update(cold_tail(summary, lvdb))
         out["matched_ok"] = bool(out["n_matched"] > 0 and abs(out["matched_sigma_ratio"] - 1) <= t["sigma_fraction"]
                                  and _within_factor(out["matched_r_half_ratio"], t["r_half_factor"])
                                  and _within_factor(out["matched_stellar_fraction_ratio"], t["stellar_fraction_factor"]))
