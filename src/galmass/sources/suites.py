@@ -207,8 +207,10 @@ STARS_FLATTENING_TRIAXIAL = 2.5
 #: was light enough inside 0.1-0.2 kpc; a network trained so read sigma ~3 km/s at R_h ~0.1 kpc
 #: as a projection effect and overestimated such galaxies by +0.4 dex. Halos from 1e7 Msun, a
 #: scatter growing by 0.2 dex per dex below M200 = 1e11 (shaped_cusp) and 0.2 dex in
-#: concentration (assembly history and tides) bring that share to ~8% in both training suites
-#: (draw_model, 600 galaxies; :func:`galmass.evaluation.realism.cold_tail`).
+#: concentration (assembly history and tides) bring that share to ~8% in both training suites on
+#: 600 drawn models (Wolf-style sigma), and to 12% (shaped_cusp; was 35%) and 16% (shaped_core)
+#: on the built default suites (`galmass suites summary --realism`,
+#: :func:`galmass.evaluation.realism.cold_tail`).
 LOG_M200_MIN_DWARFS = 7.0
 SHMR_SCATTER_GROWTH = 0.2
 CONCENTRATION_SCATTER_DWARFS = 0.2
