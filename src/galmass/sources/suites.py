@@ -185,32 +185,22 @@ class SuiteSpec:
             raise GalmassError(f"suite {self.name}: size_relation must be 'kravtsov' or 'dwarfs'")
 
 
-#: Flattest drawn stellar c/a of the shaped suites: dispersion-supported dwarfs are not thinner
-#: (issue #18: stellar c/a ~0.3-1). Draws down to 0.1-0.15 gave 38-42% of the galaxies c/a < 0.3;
-#: seen edge-on or face-on, those alone scattered the literature estimators' M_est/M_true by
-#: 0.47-0.70 (16-84% half-width), against 0.16-0.29 for the rest.
+#: Flattest drawn stellar c/a of the shaped suites (issue #18: ~0.3-1). Draws to 0.1-0.15 gave 38-42%
+#: of galaxies c/a < 0.3, which alone scattered the estimators' M_est/M_true by 0.47-0.70 (vs 0.16-0.29).
 STARS_C_OVER_A_MIN = 0.3
-#: Skew of the stellar c/a draw on [0.3, 1] (:class:`ShapePrior`), set so that the median projected
-#: ellipticity is ~0.3 (Local Volume Database Milky Way dwarfs: 0.36; uniform draws gave
-#: 0.23-0.26). Oblate stars: 1.6 (median drawn c/a 0.53; measured ellipticity 0.29). Triaxial
-#: stars, whose b/a lies between c/a and 1, look rounder at the same c/a: 2.5 (median drawn c/a
-#: 0.42; ellipticity 0.29-0.30 on the default suites, against 0.23-0.24 with 1.6). The EDGE
-#: dwarfs have c/a ~0.48.
+#: Skew of the stellar c/a draw on [0.3, 1] (:class:`ShapePrior`) for a median projected ellipticity
+#: ~0.3 (LVDB MW dwarfs 0.36; uniform draws 0.23-0.26). Oblate 1.6 (median c/a 0.53); triaxial stars
+#: look rounder at the same c/a: 2.5 (median c/a 0.42, ellipticity 0.29-0.30). EDGE dwarfs: c/a ~0.48.
 STARS_FLATTENING = 1.6
 STARS_FLATTENING_TRIAXIAL = 2.5
 
-#: Halo priors of the training suites that reach the ultra-faints (issue #18/#19). With M200 >=
-#: 1e8.3, a scatter of 0.25 dex about Behroozi+13 and Dutton & Maccio's 0.11 dex in
-#: concentration, the Milky Way dwarfs were colder than the mocks of the same R_h: 29-37% of those
-#: with sigma measured to 30% (Local Volume Database) lay below the 5th percentile of the cusp
-#: suite's sigma at their R_h (expected 5%; none above the 95th), because no halo of the prior
-#: was light enough inside 0.1-0.2 kpc; a network trained so read sigma ~3 km/s at R_h ~0.1 kpc
-#: as a projection effect and overestimated such galaxies by +0.4 dex. Halos from 1e7 Msun, a
-#: scatter growing by 0.2 dex per dex below M200 = 1e11 (shaped_cusp) and 0.2 dex in
-#: concentration (assembly history and tides) bring that share to ~8% in both training suites on
-#: 600 drawn models (Wolf-style sigma), and to 12% (shaped_cusp; was 35%) and 16% (shaped_core)
-#: on the built default suites (`galmass suites summary --realism`,
-#: :func:`galmass.evaluation.realism.cold_tail`).
+#: Halo priors of the training suites that reach the ultra-faints (issues #18/#19). With M200 >= 1e8.3,
+#: 0.25 dex SHMR and 0.11 dex concentration scatter, 29-37% of the MW dwarfs with sigma known to 30%
+#: lay below the 5th percentile of the cusp suite's sigma at their R_h (fair: 5%), and a network so
+#: trained read sigma ~3 km/s at R_h ~0.1 kpc as projection and overestimated it by +0.4 dex. Halos
+#: from 1e7, scatter growing 0.2 dex/dex below M200 = 1e11 (shaped_cusp) and 0.2 dex in concentration
+#: give 12% (shaped_cusp; was 35%) and 16% (shaped_core) on the built default suites
+#: (`galmass suites summary --realism`, :func:`galmass.evaluation.realism.cold_tail`).
 LOG_M200_MIN_DWARFS = 7.0
 SHMR_SCATTER_GROWTH = 0.2
 CONCENTRATION_SCATTER_DWARFS = 0.2
