@@ -206,3 +206,32 @@ def test_nuisances_from_recorded_params():
                                "membership_weights": True, "n_sample_range": [20, 5000]})
     assert n == Nuisances(v_err_range=(1.0, 3.0), binary_fraction_range=(0.0, 0.7),
                           foreground_fraction_range=(0.0, 0.3), estimate_centre=True, membership_weights=True)
+
+
+def test_unmeasurable_projections_are_left_out_not_the_galaxy(galaxy):
+    """A cold galaxy whose errors swamp the dispersion along some lines of sight keeps its
+    other projections (predict refuses exactly those); with none measurable it is skipped."""
+    import dataclasses
+
+    from galmass.dataset import project_galaxy
+    from galmass.errors import UnmeasurableDispersion
+    from galmass.observe.projection import sigma_los
+
+    kw = dict(n_sample_range=(20, 40), min_stars=20)
+    s = float(np.median([sigma_los(galaxy.star_vel[:, k]) for k in range(3)]))
+    cold = dataclasses.replace(galaxy, star_vel=galaxy.star_vel * (2.0 / s))  # sigma ~2 km/s
+    out = project_galaxy(cold, 12, np.random.default_rng(3), S, nuisances=Nuisances(v_err_range=(1.0, 3.0)), **kw)
+    n = len(out["los"])
+    assert 0 < n < 12  # some lines of sight refused, the rest kept
+    assert all(len(v) == n for v in out.values())
+    assert len(set(out["los"].tolist())) == n and np.all(out["scalars"][:, 1] > 0)
+    # no intrinsic dispersion: a single line of sight is refused about half of the time
+    still = dataclasses.replace(galaxy, star_vel=galaxy.star_vel * 1e-4)
+    refused = 0
+    for seed in range(10):
+        try:
+            project_galaxy(still, 1, np.random.default_rng(seed), S, nuisances=Nuisances(v_err_range=(1.0, 3.0)), **kw)
+        except UnmeasurableDispersion as exc:
+            assert "cannot be measured" in str(exc)
+            refused += 1
+    assert 0 < refused < 10

@@ -12,6 +12,12 @@ class GalmassError(ValueError):
     """A clear, one-line error about bad input or configuration."""
 
 
+class UnmeasurableDispersion(GalmassError):
+    """The velocity errors of a catalogue account for all of its observed dispersion: its
+    intrinsic ``sigma_los`` cannot be measured (``predict`` refuses it; a training projection
+    so observed is left out of the dataset, its galaxy's other projections kept)."""
+
+
 def one_line(text: object) -> str:
     """``str(text)`` with every run of whitespace (newlines included) folded to one space."""
     return " ".join(str(text).split())

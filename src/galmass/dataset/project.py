@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from galmass.constants import RADII_F
-from galmass.errors import GalmassError
+from galmass.errors import GalmassError, UnmeasurableDispersion
 from galmass.observe.estimators import ESTIMATORS, apply_all
 from galmass.observe.inputs import KDE_BANDWIDTHS, make_inputs
 from galmass.observe.nuisances import Nuisances, observe_stars
@@ -92,16 +92,18 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
     Returns
     -------
     dict
-        ``map1``, ``map2`` (n_los, S, S) float32; ``scalars`` (n_los, 3) float64
-        (:data:`SCALAR_NAMES`: R_h [kpc], sigma_los [km/s], v_p98 [km/s]); ``labels``
-        (n_los, 10) float64 = log10 M(< f R_h) [Msun] for f in RADII_F; ``los`` (n_los,)
-        int32; ``direction`` (n_los, 3); ``n_sample`` (n_los,) int32.
+        Over the P <= n_los measurable projections (those whose velocity errors leave an
+        intrinsic dispersion; ``los`` names them): ``map1``, ``map2`` (P, S, S) float32;
+        ``scalars`` (P, 3) float64 (:data:`SCALAR_NAMES`: R_h [kpc], sigma_los [km/s], v_p98
+        [km/s]); ``labels`` (P, 10) float64 = log10 M(< f R_h) [Msun] for f in RADII_F;
+        ``los`` (P,) int32; ``direction`` (P, 3); ``n_sample`` (P,) int32.
 
     Raises
     ------
     GalmassError
         The galaxy cannot be projected: fewer than ``min_stars`` stars, NaN/infinite
-        values, zero velocity dispersion, a degenerate map, ... (one line).
+        values, zero velocity dispersion, a degenerate map, no measurable projection
+        (:class:`~galmass.errors.UnmeasurableDispersion`), ... (one line).
     """
     if kde_bandwidth not in KDE_BANDWIDTHS:
         raise GalmassError(f"kde_bandwidth must be 'paper' or 'scott', got {kde_bandwidth!r}")
@@ -143,8 +145,25 @@ def project_galaxy(galaxy: Galaxy, n_los: int, rng: np.random.Generator, map_siz
         ys.append(p.y)
         vel.append(v)
         errs.append(err)
-    inp = make_inputs(xs, ys, vel, map_size, v_err=errs, kde_bandwidth=kde_bandwidth, name=f"galaxy {galaxy.name!r}",
-                      weights=ws if any(w is not None for w in ws) else None)
+    # a projection whose errors swamp its dispersion is one that predict refuses: it is left out,
+    # the galaxy's other lines of sight kept (dropping the whole galaxy would cut the coldest
+    # galaxies out of training); a galaxy with no measurable projection is skipped
+    if not ws:
+        ws = [None] * len(vel)
+    parts, keep, first_error = [], [], None
+    for i in range(len(projs)):
+        try:
+            parts.append(make_inputs([xs[i]], [ys[i]], [vel[i]], map_size, v_err=[errs[i]],
+                                     kde_bandwidth=kde_bandwidth, name=f"galaxy {galaxy.name!r}",
+                                     weights=None if ws[i] is None else [ws[i]]))
+            keep.append(i)
+        except UnmeasurableDispersion as exc:
+            first_error = first_error or exc
+    if not keep:
+        raise first_error
+    projs, vel, errs = [projs[i] for i in keep], [vel[i] for i in keep], [errs[i] for i in keep]
+    inp = {k: np.concatenate([q[k] for q in parts]) for k in ("map1", "map2", "scalars")}
+    inp["R"] = [q["R"][0] for q in parts]
     r_half = inp["scalars"][:, 0]
     if dirty:  # the truth at the radii predict reports: f times the catalogue's own R_h
         labels = np.log10(np.array([galaxy.enclosed_mass(RADII_F * rh) for rh in r_half], dtype=np.float64))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from galmass.constants import RADII_F
-from galmass.errors import GalmassError
+from galmass.errors import GalmassError, UnmeasurableDispersion
 
 if TYPE_CHECKING:  # only for annotations: the mock-galaxy machinery costs ~0.4 s to import
     from galmass.sources.galaxy import Galaxy
@@ -172,16 +172,16 @@ def correct_for_errors(sigma_obs: float, v_p98_obs: float, v_err: np.ndarray | N
 
     Raises
     ------
-    GalmassError
+    UnmeasurableDispersion
         The errors account for all the observed dispersion.
     """
     if v_err is None:
         return float(sigma_obs), float(v_p98_obs)
     err2 = float(np.mean(np.asarray(v_err, dtype=float) ** 2))
     if not sigma_obs ** 2 > err2:
-        raise GalmassError(f"{name}: the velocity errors (rms {np.sqrt(err2):.3g} km/s) account for "
-                           f"all the observed dispersion ({sigma_obs:.3g} km/s); the intrinsic "
-                           f"dispersion cannot be measured")
+        raise UnmeasurableDispersion(f"{name}: the velocity errors (rms {np.sqrt(err2):.3g} km/s) account "
+                                     f"for all the observed dispersion ({sigma_obs:.3g} km/s); the intrinsic "
+                                     f"dispersion cannot be measured")
     sig = float(np.sqrt(sigma_obs ** 2 - err2))
     return sig, float(v_p98_obs) * sig / float(sigma_obs)
 
