@@ -194,13 +194,9 @@ STARS_C_OVER_A_MIN = 0.3
 STARS_FLATTENING = 1.6
 STARS_FLATTENING_TRIAXIAL = 2.5
 
-#: Halo priors of the training suites that reach the ultra-faints (issues #18/#19). With M200 >= 1e8.3,
-#: 0.25 dex SHMR and 0.11 dex concentration scatter, 29-37% of the MW dwarfs with sigma known to 30%
-#: lay below the 5th percentile of the cusp suite's sigma at their R_h (fair: 5%), and a network so
-#: trained read sigma ~3 km/s at R_h ~0.1 kpc as projection and overestimated it by +0.4 dex. Halos
-#: from 1e7, scatter growing 0.2 dex/dex below M200 = 1e11 (shaped_cusp) and 0.2 dex in concentration
-#: give 12% (shaped_cusp; was 35%) and 16% (shaped_core) on the built default suites
-#: (`galmass suites summary --realism`, :func:`galmass.evaluation.realism.cold_tail`).
+#: Halo priors reaching the ultra-faints (#18/#19): M200 from 1e7, SHMR scatter growing 0.2 dex/dex below
+#: 1e11 (shaped_cusp), 0.2 dex in concentration. MW dwarfs below the 5th percentile of the mocks' sigma
+#: at their R_h: 35% -> 12% (cusp), 16% (core) (:func:`galmass.evaluation.realism.cold_tail`).
 LOG_M200_MIN_DWARFS = 7.0
 SHMR_SCATTER_GROWTH = 0.2
 CONCENTRATION_SCATTER_DWARFS = 0.2
